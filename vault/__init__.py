@@ -1,0 +1,1 @@
+"""mailvault: a privacy-preserving subscriber and suppression store for email senders."""

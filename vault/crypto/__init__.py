@@ -1,0 +1,37 @@
+"""Cryptography behind one door: keyring, local-part sealing and keyed digests.
+
+Only ``vault.crypto.primitives`` imports ``cryptography.hazmat``; everything else in mailvault
+imports from here.
+"""
+
+from vault.crypto.digests import DIGEST_BYTES, Digester, KeyedDigest, hmac_sha256
+from vault.crypto.keyring import (
+    KEYRING_FILE,
+    Kek,
+    Key,
+    Keyring,
+    KeyStatus,
+    Purpose,
+    create_keyring,
+    generate_kek_file,
+    open_keyring,
+)
+from vault.crypto.local_parts import LocalPartCipher, sealed_key_id
+
+__all__ = [
+    "DIGEST_BYTES",
+    "KEYRING_FILE",
+    "Digester",
+    "Kek",
+    "Key",
+    "KeyStatus",
+    "KeyedDigest",
+    "Keyring",
+    "LocalPartCipher",
+    "Purpose",
+    "create_keyring",
+    "generate_kek_file",
+    "hmac_sha256",
+    "open_keyring",
+    "sealed_key_id",
+]

@@ -1,0 +1,74 @@
+"""Sealing local parts: self-describing AEAD ciphertexts bound to their row.
+
+Layout of a sealed local part (all stored in one binary column)::
+
+    format (1 byte) | key id (4 bytes, big-endian) | nonce (12) | ciphertext + tag (16)
+
+The associated data binds the ciphertext to its header, its subscriber id and its domain, so a
+ciphertext copied to another row, or relabelled with another key id, fails to open.
+"""
+
+from __future__ import annotations
+
+import struct
+import uuid
+
+from vault.crypto import primitives
+from vault.crypto.keyring import Keyring, Purpose
+from vault.errors import InvalidCiphertext
+
+FORMAT_AES256_GCM_SIV = 0x01
+_HEADER = struct.Struct(">BI")
+_AAD_PREFIX = b"mailvault/local-part/v1\x00"
+
+
+def sealed_key_id(sealed: bytes) -> int:
+    """The key id a sealed local part names (without opening it)."""
+    if len(sealed) < _HEADER.size:
+        raise InvalidCiphertext("ciphertext is truncated")
+    fmt, key_id = _HEADER.unpack_from(sealed)
+    if fmt != FORMAT_AES256_GCM_SIV:
+        raise InvalidCiphertext(f"unknown ciphertext format {fmt:#04x}")
+    return int(key_id)
+
+
+class LocalPartCipher:
+    """Seals with the primary ``address`` key (or a list's own key); opens with any live one."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self._keyring = keyring
+        self._ciphers: dict[int, primitives.SivCipher] = {}
+
+    def _cipher(self, key_id: int) -> primitives.SivCipher:
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            key = self._keyring.get(key_id)
+            if key.purpose != Purpose.ADDRESS:
+                raise InvalidCiphertext(f"key {key.label} is not an address key")
+            cipher = self._ciphers[key_id] = primitives.SivCipher(key.secret())
+        return cipher
+
+    def primary_key_id(self, list_id: str | None = None) -> int:
+        return self._keyring.primary(Purpose.ADDRESS, list_id=list_id).id
+
+    def seal(
+        self, local_part: str, *, subscriber_id: uuid.UUID, domain: str, key_id: int | None = None
+    ) -> bytes:
+        key_id = key_id if key_id is not None else self.primary_key_id()
+        header = _HEADER.pack(FORMAT_AES256_GCM_SIV, key_id)
+        aad = _associated_data(header, subscriber_id, domain)
+        return header + self._cipher(key_id).seal(local_part.encode("utf-8"), aad)
+
+    def open(self, sealed: bytes, *, subscriber_id: uuid.UUID, domain: str) -> str:
+        key_id = sealed_key_id(sealed)
+        header = sealed[: _HEADER.size]
+        aad = _associated_data(header, subscriber_id, domain)
+        plaintext = self._cipher(key_id).open(sealed[_HEADER.size :], aad)
+        try:
+            return plaintext.decode("utf-8")
+        except UnicodeDecodeError:  # cannot happen for what we sealed; refuse rather than guess
+            raise InvalidCiphertext("ciphertext does not hold UTF-8 text") from None
+
+
+def _associated_data(header: bytes, subscriber_id: uuid.UUID, domain: str) -> bytes:
+    return _AAD_PREFIX + header + subscriber_id.bytes + domain.encode("ascii")
