@@ -10,8 +10,10 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
 	  echo "mailvault: could not create $(VENV): this Python lacks the venv module."; \
 	  echo "On Debian: apt-get install python3-venv, then run make again."; exit 1; }
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@echo "mailvault: installing into $(VENV) (first run only; log in $(VENV)/install.log)"
+	@$(BIN)/python -m pip install --disable-pip-version-check --upgrade pip >$(VENV)/install.log 2>&1 \
+	  && $(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]' >>$(VENV)/install.log 2>&1 \
+	  || { tail -n 30 $(VENV)/install.log; echo "mailvault: installation failed (see $(VENV)/install.log)"; exit 1; }
 	@touch $(STAMP)
 
 # The main job on the embedded default: a SQLite store in ./mailvault.db, example keys, demo mode.

@@ -17,6 +17,7 @@ from vault.crypto.keyring import (
     open_keyring,
 )
 from vault.crypto.local_parts import LocalPartCipher, sealed_key_id
+from vault.crypto.suite import KeySuite
 
 __all__ = [
     "DIGEST_BYTES",
@@ -25,6 +26,7 @@ __all__ = [
     "Kek",
     "Key",
     "KeyStatus",
+    "KeySuite",
     "KeyedDigest",
     "Keyring",
     "LocalPartCipher",

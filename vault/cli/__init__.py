@@ -1,0 +1,5 @@
+"""The ``mailvault`` command."""
+
+from vault.cli.app import app, main
+
+__all__ = ["app", "main"]

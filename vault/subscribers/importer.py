@@ -1,0 +1,258 @@
+"""Streaming CSV import: one transaction per batch, resumable, never resurrecting a suppression.
+
+The file is read twice: a first pass finds every fatal problem (encoding, broken quoting, no
+``email`` column) before anything is written, so a bad file leaves no half-import behind; the
+second pass imports in batches and records its progress with each batch, so an interrupted
+import resumes where it stopped when the same command is run again.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from vault.addresses import Address, parse_address
+from vault.crypto import KeySuite
+from vault.errors import InputError, InvalidAddress
+from vault.subscribers.models import ConsentMethod, ImportRun, MailingList, Subscriber
+from vault.subscribers.services import new_subscriber
+from vault.suppressions.services import QUERY_CHUNK, check_many
+
+DEFAULT_BATCH = 2000
+_FIELD_LIMIT = 64 * 1024
+
+
+@dataclass
+class ImportSummary:
+    run_id: uuid.UUID
+    lines: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    suppressed: int = 0
+    invalid: int = 0
+    resumed_from_line: int = 0
+    rejects_file: Path | None = None
+    rejects: list[tuple[int, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, int | str | None]:
+        return {
+            "imported": self.imported,
+            "duplicates": self.duplicates,
+            "suppressed": self.suppressed,
+            "invalid": self.invalid,
+            "lines": self.lines,
+            "resumed_from_line": self.resumed_from_line,
+            "rejects_file": str(self.rejects_file) if self.rejects_file else None,
+        }
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    value: str
+
+
+def _open_text(path: Path) -> io.TextIOWrapper:
+    # errors="strict": a wrong encoding is a fatal, named error, never mojibake in the store.
+    return open(path, encoding="utf-8-sig", errors="strict", newline="")  # noqa: SIM115
+
+
+def _rows(path: Path) -> Iterator[_Row]:
+    """Yield (line number, email field) per data row; raise InputError on a fatal problem."""
+    csv.field_size_limit(_FIELD_LIMIT)
+    try:
+        with _open_text(path) as handle:
+            reader = csv.reader(handle, strict=True)
+            try:
+                header = next(reader)
+            except StopIteration:
+                raise InputError(f"{path} is empty; expected a header with an email column") from None
+            names = [h.strip().lower() for h in header]
+            if "email" not in names:
+                raise InputError(f"{path} has no 'email' column (its header names {len(names)} columns)")
+            column = names.index("email")
+            for row in reader:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                yield _Row(reader.line_num, row[column] if column < len(row) else "")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path} is not valid UTF-8 (byte offset {exc.start}); re-save it as UTF-8"
+        ) from None
+    except csv.Error as exc:
+        raise InputError(f"{path} has a broken CSV row: {exc}") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def validate_file(path: Path) -> int:
+    """First pass: raise on anything fatal, return the number of data rows."""
+    return sum(1 for _ in _rows(path))
+
+
+def import_csv(
+    factory: sessionmaker[Session],
+    *,
+    keys: KeySuite,
+    path: Path,
+    mailing_list: MailingList,
+    consent: ConsentMethod,
+    source: str,
+    now: Callable[[], datetime],
+    rejects_path: Path | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    total = validate_file(path)
+    file_sha = _file_digest(path)
+    with factory() as session, session.begin():
+        run = session.scalar(
+            select(ImportRun).where(
+                ImportRun.list_id == mailing_list.id,
+                ImportRun.file_sha256 == file_sha,
+                ImportRun.status == "running",
+            )
+        )
+        if run is None:
+            run = ImportRun(
+                id=uuid.uuid4(), list_id=mailing_list.id, file_sha256=file_sha,
+                consent_method=str(consent), consent_source=source[:200], status="running",
+                lines_done=0, imported=0, duplicates=0, suppressed=0, invalid=0, started_at=now(),
+            )
+            session.add(run)
+        run_id, start_line = run.id, run.lines_done
+        summary = ImportSummary(
+            run_id=run_id, imported=run.imported, duplicates=run.duplicates,
+            suppressed=run.suppressed, invalid=run.invalid, resumed_from_line=start_line,
+        )
+    summary.lines = total
+    batch: list[_Row] = []
+    done_rows = 0
+    for row in _rows(path):
+        if row.line <= start_line:
+            done_rows += 1
+            continue
+        batch.append(row)
+        if len(batch) >= batch_size:
+            _import_batch(factory, keys=keys, batch=batch, run_id=run_id, list_id=mailing_list.id,
+                          consent=consent, source=source, now=now(), summary=summary)
+            if progress:
+                progress(len(batch) + done_rows)
+            done_rows = 0
+            batch = []
+    if batch:
+        _import_batch(factory, keys=keys, batch=batch, run_id=run_id, list_id=mailing_list.id,
+                      consent=consent, source=source, now=now(), summary=summary)
+        if progress:
+            progress(len(batch) + done_rows)
+    elif progress and done_rows:
+        progress(done_rows)
+    with factory() as session, session.begin():
+        finished = session.get(ImportRun, run_id)
+        assert finished is not None
+        finished.status = "completed"
+        finished.finished_at = now()
+    if summary.rejects:
+        summary.rejects_file = _write_rejects(rejects_path or path.with_suffix(".rejects.csv"),
+                                              summary.rejects, append=start_line > 0)
+    return summary
+
+
+def _write_rejects(path: Path, rejects: list[tuple[int, str]], *, append: bool) -> Path:
+    """Line number and reason only: the rejects file must not become another copy of the list."""
+    new_file = not (append and path.exists())
+    with open(path, "a" if not new_file else "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        if new_file:
+            writer.writerow(["line", "reason"])
+        writer.writerows(rejects)
+    return path
+
+
+def _import_batch(
+    factory: sessionmaker[Session],
+    *,
+    keys: KeySuite,
+    batch: list[_Row],
+    run_id: uuid.UUID,
+    list_id: uuid.UUID,
+    consent: ConsentMethod,
+    source: str,
+    now: datetime,
+    summary: ImportSummary,
+) -> None:
+    parsed: dict[str, tuple[int, Address]] = {}
+    invalid: list[tuple[int, str]] = []
+    duplicates = 0
+    for row in batch:
+        try:
+            address = parse_address(row.value)
+        except InvalidAddress as exc:
+            invalid.append((row.line, str(exc)))
+            continue
+        if address.canonical in parsed:
+            duplicates += 1
+        else:
+            parsed[address.canonical] = (row.line, address)
+    with factory() as session, session.begin():
+        canonicals = list(parsed)
+        # Already on the list (under any live index key)?
+        index_owner = {k.digest: c for c in canonicals for k in keys.index.all_live(c)}
+        digests = list(index_owner)
+        present: set[str] = set()
+        for start in range(0, len(digests), QUERY_CHUNK):
+            for digest in session.scalars(
+                select(Subscriber.index_digest).where(
+                    Subscriber.list_id == list_id,
+                    Subscriber.index_digest.in_(digests[start : start + QUERY_CHUNK]),
+                )
+            ):
+                present.add(index_owner[digest])
+        fresh = [c for c in canonicals if c not in present]
+        duplicates += len(present)
+        results = check_many(session, keys=keys, canonicals=fresh, list_id=list_id, now=now)
+        suppressed = sum(1 for r in results if r.suppressed)
+        rows = [
+            _row_values(new_subscriber(keys=keys, list_id=list_id, address=parsed[c][1],
+                                       consent=consent, source=source, now=now))
+            for c, result in zip(fresh, results, strict=True)
+            if not result.suppressed
+        ]
+        if rows:
+            session.execute(insert(Subscriber), rows)
+        run = session.get(ImportRun, run_id)
+        assert run is not None
+        run.lines_done = batch[-1].line
+        run.imported += len(rows)
+        run.duplicates += duplicates
+        run.suppressed += suppressed
+        run.invalid += len(invalid)
+    summary.imported += len(rows)
+    summary.duplicates += duplicates
+    summary.suppressed += suppressed
+    summary.invalid += len(invalid)
+    summary.rejects.extend(invalid)
+
+
+_COLUMNS = [c.key for c in Subscriber.__table__.columns]
+
+
+def _row_values(subscriber: Subscriber) -> dict[str, object]:
+    return {name: getattr(subscriber, name) for name in _COLUMNS}
