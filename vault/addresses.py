@@ -1,5 +1,5 @@
 """Address parsing and normalization (SPEC §3): one versioned function turns what a user typed
-into the parts mailvault stores (plain domain, local part to encrypt) and the canonical form it hashes.
+into the parts mailvault stores (plain domain, sealed local part) and the canonical form it hashes.
 
 A refusal raises ``InvalidAddress`` with a message that names the problem and never the address,
 because refusals end up in logs and rejects files.
@@ -135,6 +135,8 @@ def normalize_domain(domain: str) -> str:
         raise InvalidAddress("the domain (after the @) is empty")
     if domain.startswith("["):
         raise InvalidAddress("domain literals ([address]) are not accepted")
+    if any(not label for label in domain.split(".")):
+        raise InvalidAddress("the domain has an empty label (two dots in a row)")
     lowered = domain.lower()
     if lowered.isascii() and _ASCII_DOMAIN.fullmatch(lowered) and "xn--" not in lowered:
         result = lowered

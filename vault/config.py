@@ -32,7 +32,7 @@ class Settings:
     kek_passphrase: str | None = field(default=None, repr=False)
     kek_file: Path | None = None
     demo: bool = False
-    # Other sections of the TOML file ([retention], [policy], [api], ...) for the parts that use them.
+    # The TOML file's other tables ([retention], [policy], [api], ...) for the parts using them.
     sections: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def with_demo_defaults(self) -> Settings:
@@ -63,7 +63,9 @@ def load_settings(
     env = dict(os.environ if environ is None else environ)
     values: dict[str, Any] = {}
     sections: dict[str, Any] = {}
-    config_path = config_file or (Path(env["MAILVAULT_CONFIG"]) if env.get("MAILVAULT_CONFIG") else None)
+    config_path = config_file or (
+        Path(env["MAILVAULT_CONFIG"]) if env.get("MAILVAULT_CONFIG") else None
+    )
     if config_path is not None:
         values, sections = _read_toml(config_path)
     for name, var in (
@@ -104,7 +106,9 @@ def _read_toml(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise ConfigError(f"{path}: [mailvault] must be a table")
     unknown = set(main) - _TOP_LEVEL
     if unknown:
-        raise ConfigError(f"{path}: unknown setting(s) in [mailvault]: {', '.join(sorted(unknown))}")
+        raise ConfigError(
+            f"{path}: unknown setting(s) in [mailvault]: {', '.join(sorted(unknown))}"
+        )
     base = path.resolve().parent
     values = dict(main)
     for path_field in ("keys_dir", "kek_file"):

@@ -115,8 +115,13 @@ class Vault:
 
     def _audit(self, session: Session, *, tag: str, subject: str, **details: object) -> None:
         audit.record(
-            session, keyring=self.keyring, actor=self.actor, tag=tag, subject=subject,
-            details=dict(details), now=self.now(),
+            session,
+            keyring=self.keyring,
+            actor=self.actor,
+            tag=tag,
+            subject=subject,
+            details=dict(details),
+            now=self.now(),
         )
 
     # -- lists --------------------------------------------------------------------------------
@@ -145,15 +150,24 @@ class Vault:
         with self.write() as session:
             mailing_list = subscribers.get_list(session, list_name)
             result = subscribers.subscribe(
-                session, keys=self.keys, mailing_list=mailing_list, address=parsed,
-                consent=consent, source=source, now=self.now(),
+                session,
+                keys=self.keys,
+                mailing_list=mailing_list,
+                address=parsed,
+                consent=consent,
+                source=source,
+                now=self.now(),
             )
             if result.outcome != subscribers.SubscribeOutcome.DUPLICATE:
                 self._audit(
-                    session, tag=f"subscriber:{result.outcome}",
-                    subject=f"subscriber:{result.subscriber_id}" if result.subscriber_id
+                    session,
+                    tag=f"subscriber:{result.outcome}",
+                    subject=f"subscriber:{result.subscriber_id}"
+                    if result.subscriber_id
                     else f"list:{mailing_list.id}",
-                    list_id=str(mailing_list.id), consent=str(consent), domain=parsed.domain,
+                    list_id=str(mailing_list.id),
+                    consent=str(consent),
+                    domain=parsed.domain,
                     suppressions_lifted=result.lifted,
                 )
             return result
@@ -163,11 +177,20 @@ class Vault:
         with self.write() as session:
             mailing_list = subscribers.get_list(session, list_name)
             changed = subscribers.unsubscribe(
-                session, keys=self.keys, mailing_list=mailing_list, address=parsed,
-                source=source, now=self.now(),
+                session,
+                keys=self.keys,
+                mailing_list=mailing_list,
+                address=parsed,
+                source=source,
+                now=self.now(),
             )
-            self._audit(session, tag="subscriber:unsubscribe", subject=f"list:{mailing_list.id}",
-                        domain=parsed.domain, subscriber_found=changed)
+            self._audit(
+                session,
+                tag="subscriber:unsubscribe",
+                subject=f"list:{mailing_list.id}",
+                domain=parsed.domain,
+                subscriber_found=changed,
+            )
             return changed
 
     def erase(self, address: str, *, source: str) -> subscribers.ErasureResult:
@@ -177,8 +200,11 @@ class Vault:
                 session, keys=self.keys, address=parsed, source=source, now=self.now()
             )
             self._audit(
-                session, tag="subject:erase", subject=f"domain:{parsed.domain}",
-                subscribers_removed=result.subscribers_removed, lists=result.lists,
+                session,
+                tag="subject:erase",
+                subject=f"domain:{parsed.domain}",
+                subscribers_removed=result.subscribers_removed,
+                lists=result.lists,
                 suppression_key_id=self.keys.suppression.primary_key_id,
             )
             return result
@@ -200,15 +226,29 @@ class Vault:
     ) -> importer.ImportSummary:
         mailing_list = self.get_list(list_name)
         summary = importer.import_csv(
-            self._writer, keys=self.keys, path=path, mailing_list=mailing_list,
-            consent=consent, source=source, now=self.now, rejects_path=rejects_path,
-            batch_size=batch_size, progress=progress,
+            self._writer,
+            keys=self.keys,
+            path=path,
+            mailing_list=mailing_list,
+            consent=consent,
+            source=source,
+            now=self.now,
+            rejects_path=rejects_path,
+            batch_size=batch_size,
+            progress=progress,
         )
         with self.write() as session:
-            self._audit(session, tag="subscriber:import", subject=f"import:{summary.run_id}",
-                        list_id=str(mailing_list.id), imported=summary.imported,
-                        duplicates=summary.duplicates, suppressed=summary.suppressed,
-                        invalid=summary.invalid, address_key_id=self.keys.cipher.primary_key_id())
+            self._audit(
+                session,
+                tag="subscriber:import",
+                subject=f"import:{summary.run_id}",
+                list_id=str(mailing_list.id),
+                imported=summary.imported,
+                duplicates=summary.duplicates,
+                suppressed=summary.suppressed,
+                invalid=summary.invalid,
+                address_key_id=self.keys.cipher.primary_key_id(),
+            )
         return summary
 
     # -- suppressions -------------------------------------------------------------------------
@@ -225,12 +265,22 @@ class Vault:
         with self.write() as session:
             list_id = self._list_id(session, list_name)
             outcome = suppressions.suppress_many(
-                session, keys=self.keys, addresses=addresses, reason=reason, source=source,
-                list_id=list_id, expires_at=expires_at, now=self.now(),
+                session,
+                keys=self.keys,
+                addresses=addresses,
+                reason=reason,
+                source=source,
+                list_id=list_id,
+                expires_at=expires_at,
+                now=self.now(),
             )
             self._audit(
-                session, tag="suppression:add", subject=f"scope:{suppressions.scope_of(list_id)}",
-                reason=str(reason), added=outcome.added, already=outcome.already,
+                session,
+                tag="suppression:add",
+                subject=f"scope:{suppressions.scope_of(list_id)}",
+                reason=str(reason),
+                added=outcome.added,
+                already=outcome.already,
                 key_id=self.keys.suppression.primary_key_id,
             )
             return outcome
@@ -263,8 +313,11 @@ class Vault:
                 result: CheckResult = next(results)
                 answers.append(
                     CheckAnswer(
-                        item, result.suppressed, result.reason,
-                        self._scope_name(result.scope, list_name), result.expires_at,
+                        item,
+                        result.suppressed,
+                        result.reason,
+                        self._scope_name(result.scope, list_name),
+                        result.expires_at,
                     )
                 )
             return answers

@@ -25,4 +25,3 @@ class AuditEntry(Base):
     key_id: Mapped[int] = mapped_column(Integer)
     prev_mac: Mapped[bytes] = mapped_column(LargeBinary(32))
     mac: Mapped[bytes] = mapped_column(LargeBinary(32))
-

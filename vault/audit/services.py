@@ -110,7 +110,10 @@ def verify_chain(session: Session, *, keyring: Keyring, batch: int = 5000) -> Ch
     keys: dict[int, bytes] = {}
     while True:
         rows = session.scalars(
-            select(AuditEntry).where(AuditEntry.seq > last_seq).order_by(AuditEntry.seq).limit(batch)
+            select(AuditEntry)
+            .where(AuditEntry.seq > last_seq)
+            .order_by(AuditEntry.seq)
+            .limit(batch)
         ).all()
         if not rows:
             break
@@ -125,7 +128,10 @@ def verify_chain(session: Session, *, keyring: Keyring, batch: int = 5000) -> Ch
                 )
             if entry.prev_mac != expected_prev:
                 return ChainReport(
-                    checked, False, entry.seq, "does not link to the entry before it (removed or reordered)"
+                    checked,
+                    False,
+                    entry.seq,
+                    "does not link to the entry before it (removed or reordered)",
                 )
             key = keys.get(entry.key_id)
             if key is None:
@@ -133,7 +139,10 @@ def verify_chain(session: Session, *, keyring: Keyring, batch: int = 5000) -> Ch
                     key = keys[entry.key_id] = keyring.get(entry.key_id).secret()
                 except MailvaultError:
                     return ChainReport(
-                        checked, False, entry.seq, f"its audit key {entry.key_id:08x} is not in the keyring"
+                        checked,
+                        False,
+                        entry.seq,
+                        f"its audit key {entry.key_id:08x} is not in the keyring",
                     )
             mac = entry_mac(
                 key,

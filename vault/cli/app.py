@@ -143,10 +143,14 @@ def keys_list(ctx: typer.Context) -> None:
     """Key ids, purposes, versions, status and dates (never material)."""
     ring = open_keyring_from_settings(_state(ctx).settings)
     table = Table("id", "purpose", "version", "status", "created", "list")
-    for key in ring.keys():
+    for key in ring.entries():
         table.add_row(
-            f"{key.id:08x}", str(key.purpose), str(key.version), str(key.status),
-            key.created_at.strftime("%Y-%m-%d %H:%M"), key.list_id or "",
+            f"{key.id:08x}",
+            str(key.purpose),
+            str(key.version),
+            str(key.status),
+            key.created_at.strftime("%Y-%m-%d %H:%M"),
+            key.list_id or "",
         )
     out.print(table)
 
@@ -167,8 +171,12 @@ def lists_list(ctx: typer.Context) -> None:
         table = Table("name", "id", "subscribed", "created")
         for mailing_list in store.lists():
             count = sum(n for _, n in store.domain_counts(list_name=mailing_list.name))
-            table.add_row(mailing_list.name, str(mailing_list.id), str(count),
-                          mailing_list.created_at.strftime("%Y-%m-%d"))
+            table.add_row(
+                mailing_list.name,
+                str(mailing_list.id),
+                str(count),
+                mailing_list.created_at.strftime("%Y-%m-%d"),
+            )
     out.print(table)
 
 
@@ -197,8 +205,13 @@ def import_(
         total = validate_file(file)
         with progress_bar("importing", total) as advance:
             summary = store.import_csv(
-                file, list_name=list_name, consent=consent, source=source,
-                rejects_path=rejects, batch_size=batch, progress=advance,
+                file,
+                list_name=list_name,
+                consent=consent,
+                source=source,
+                rejects_path=rejects,
+                batch_size=batch,
+                progress=advance,
             )
     if summary.resumed_from_line:
         out.print(f"resumed after line {summary.resumed_from_line}")
@@ -222,8 +235,10 @@ def subscribe(
     with _vault(ctx) as store:
         result = store.subscribe(address, list_name=list_name, consent=consent, source=source)
     if result.outcome == "suppressed":
-        fail(f"not subscribed: the address is suppressed ({result.reason}); "
-             "only fresh double opt-in lifts an unsubscribe or erasure")
+        fail(
+            f"not subscribed: the address is suppressed ({result.reason}); "
+            "only fresh double opt-in lifts an unsubscribe or erasure"
+        )
         raise typer.Exit(1)
     extra = f", {result.lifted} suppression(s) lifted by re-consent" if result.lifted else ""
     out.print(f"{result.outcome}: subscriber {result.subscriber_id}{extra}")
@@ -251,8 +266,10 @@ def erase(
     """Erase a data subject everywhere; an erasure suppression keeps them from being mailed."""
     with _vault(ctx) as store:
         result = store.erase(address, source=source)
-    out.print(f"erased from {len(result.lists)} list(s) ({result.subscribers_removed} record(s)); "
-              "erasure suppression in place")
+    out.print(
+        f"erased from {len(result.lists)} list(s) ({result.subscribers_removed} record(s)); "
+        "erasure suppression in place"
+    )
 
 
 @app.command()
@@ -274,12 +291,13 @@ def _read_inputs(addresses: list[str], file: str | None) -> Iterator[tuple[int, 
 
     A file is one address per line, or a CSV whose header has an ``email`` column.
     """
-    for position, address in enumerate(addresses, start=1):
-        yield position, address
+    yield from enumerate(addresses, start=1)
     if file is None:
         return
     if file == "-":
-        handle: io.TextIOBase = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="strict")
+        handle: io.TextIOBase = io.TextIOWrapper(
+            sys.stdin.buffer, encoding="utf-8-sig", errors="strict"
+        )
         name = "standard input"
     else:
         try:
@@ -332,7 +350,9 @@ def _parse_expiry(text: str | None) -> datetime | None:
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise InputError("--expires takes a date (2027-01-31), a time (ISO 8601) or days (30d)") from None
+        raise InputError(
+            "--expires takes a date (2027-01-31), a time (ISO 8601) or days (30d)"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -341,7 +361,8 @@ def suppress(
     ctx: typer.Context,
     addresses: Annotated[list[str] | None, typer.Argument(help="Addresses to suppress.")] = None,
     file: Annotated[
-        str | None, typer.Option("--file", help="One address per line or a CSV with 'email'; - is stdin.")
+        str | None,
+        typer.Option("--file", help="One address per line or a CSV with 'email'; - is stdin."),
     ] = None,
     reason: Annotated[SuppressionReason, typer.Option("--reason", case_sensitive=False)] = (
         SuppressionReason.MANUAL
@@ -366,8 +387,9 @@ def suppress(
                 except InvalidAddress as exc:
                     invalid.append((line, str(exc)))
             if parsed:
-                outcome = store.suppress(parsed, reason=reason, source=source,
-                                         list_name=list_name, expires_at=expires_at)
+                outcome = store.suppress(
+                    parsed, reason=reason, source=source, list_name=list_name, expires_at=expires_at
+                )
                 added += outcome.added
                 already += outcome.already
             advance(len(chunk))
@@ -401,16 +423,21 @@ def check(
             for answer in store.check([raw for _, raw in chunk], list_name=list_name):
                 if as_json:
                     record: dict[str, object] = {
-                        "address": answer.address, "suppressed": answer.suppressed,
-                        "reason": answer.reason, "scope": answer.scope,
+                        "address": answer.address,
+                        "suppressed": answer.suppressed,
+                        "reason": answer.reason,
+                        "scope": answer.scope,
                     }
                     if answer.error:
                         record["error"] = answer.error
                     sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
                 else:
                     assert table is not None
-                    state = "invalid: " + answer.error if answer.error else (
-                        "yes" if answer.suppressed else "no")
+                    state = (
+                        "invalid: " + answer.error
+                        if answer.error
+                        else ("yes" if answer.suppressed else "no")
+                    )
                     table.add_row(answer.address, state, answer.reason or "", answer.scope or "")
     if table is not None:
         out.print(table)
@@ -438,7 +465,7 @@ def demo(ctx: typer.Context) -> None:
 
 
 # -- plumbing ----------------------------------------------------------------------------------
-class _vault:  # noqa: N801 - reads as a context manager: `with _vault(ctx) as store`
+class _vault:
     def __init__(self, ctx: typer.Context) -> None:
         self._store = _state(ctx).vault()
 

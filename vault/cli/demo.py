@@ -47,12 +47,15 @@ CHECKS = [
 def run_demo(settings: Settings) -> None:
     if not settings.demo:
         settings = Settings(**{**settings.__dict__, "demo": True}).with_demo_defaults()
-    out.print(Panel(
-        "[bold]mailvault demo[/] uses the example keys from keys.example/.\n"
-        "These keys are PUBLIC and for demos only: anyone can decrypt a store made with them.\n"
-        "For real data run `mailvault keys init` with your own passphrase or KEK file.",
-        border_style="yellow", expand=False,
-    ))
+    out.print(
+        Panel(
+            "[bold]mailvault demo[/] uses the example keys from keys.example/.\n"
+            "These keys are PUBLIC and for demos only: anyone can decrypt a store made with them.\n"
+            "For real data run `mailvault keys init` with your own passphrase or KEK file.",
+            border_style="yellow",
+            expand=False,
+        )
+    )
     engine = make_engine(settings.database_url)
     upgrade(engine)
     engine.dispose()
@@ -78,8 +81,11 @@ def _walk_through(store: Vault) -> None:
             writer.writerow(["email", "first_name"])
             writer.writerows([address, "-"] for address in SAMPLE)
         summary = store.import_csv(
-            sample, list_name=LIST_NAME, consent=ConsentMethod.DOUBLE_OPT_IN,
-            source="demo signup form", rejects_path=Path(tmp) / "rejects.csv",
+            sample,
+            list_name=LIST_NAME,
+            consent=ConsentMethod.DOUBLE_OPT_IN,
+            source="demo signup form",
+            rejects_path=Path(tmp) / "rejects.csv",
         )
     out.print(
         f"3. imported a sample list of {len(SAMPLE)} rows: {summary.imported} new, "
@@ -92,17 +98,25 @@ def _walk_through(store: Vault) -> None:
         ("hachiware@example.com", SuppressionReason.HARD_BOUNCE),
     ):
         store.suppress([parse_address(address)], reason=reason, source="demo")
-    out.print("4. recorded suppressions (stored as keyed hashes, never addresses): "
-              "an unsubscribe, a complaint, a hard bounce")
+    out.print(
+        "4. recorded suppressions (stored as keyed hashes, never addresses): "
+        "an unsubscribe, a complaint, a hard bounce"
+    )
     table = Table("address", "suppressed", "reason", "scope", title="5. checks")
     for answer in store.check(CHECKS):
-        table.add_row(answer.address, "yes" if answer.suppressed else "no",
-                      answer.reason or "", answer.scope or "")
+        table.add_row(
+            answer.address,
+            "yes" if answer.suppressed else "no",
+            answer.reason or "",
+            answer.scope or "",
+        )
     out.print(table)
     counts = Table("domain", "subscribed", title=f"6. subscribers per domain in '{LIST_NAME}'")
     for domain, count in store.domain_counts(list_name=LIST_NAME):
         counts.add_row(domain, str(count))
     out.print(counts)
     out.print(f"7. {store.verify_audit().describe()}")
-    out.print("[yellow]Reminder: example keys are for demos only; mailvault refuses them "
-              "outside demo mode.[/]")
+    out.print(
+        "[yellow]Reminder: example keys are for demos only; mailvault refuses them "
+        "outside demo mode.[/]"
+    )

@@ -49,7 +49,7 @@ class Purpose(StrEnum):
     AUDIT = "audit"
     INDEX = "index"
     SUPPRESSION = "suppression"
-    TOKEN = "token"
+    TOKEN = "token"  # noqa: S105 - a purpose name, not a secret
 
 
 class KeyStatus(StrEnum):
@@ -110,7 +110,7 @@ class Keyring:
     def demo(self) -> bool:
         return bool(self._header.get("demo"))
 
-    def keys(self, purpose: Purpose | None = None) -> list[Key]:
+    def entries(self, purpose: Purpose | None = None) -> list[Key]:
         chosen = [k for k in self._keys if purpose is None or k.purpose == purpose]
         return sorted(chosen, key=lambda k: (k.purpose, k.list_id or "", k.version))
 
@@ -125,9 +125,8 @@ class Keyring:
 
     def primary(self, purpose: Purpose, *, list_id: str | None = None) -> Key:
         for key in self._keys:
-            if key.purpose == purpose and key.status == KeyStatus.PRIMARY:
-                if key.list_id == list_id:
-                    return key
+            if (key.purpose, key.status, key.list_id) == (purpose, KeyStatus.PRIMARY, list_id):
+                return key
         if list_id is not None:
             return self.primary(purpose)
         raise KeyNotAvailable(f"the keyring {self.path} has no primary {purpose} key")
@@ -297,8 +296,12 @@ def _read_kek_file(path: Path) -> bytes:
 
 
 def _new_header(
-    kek: Kek, *, demo: bool, time_cost: int = DEFAULT_TIME_COST,
-    memory_cost_kib: int = DEFAULT_MEMORY_KIB, parallelism: int = DEFAULT_PARALLELISM,
+    kek: Kek,
+    *,
+    demo: bool,
+    time_cost: int = DEFAULT_TIME_COST,
+    memory_cost_kib: int = DEFAULT_MEMORY_KIB,
+    parallelism: int = DEFAULT_PARALLELISM,
 ) -> tuple[dict[str, Any], bytes]:
     if kek.file is not None:
         raw = _read_kek_file(kek.file)

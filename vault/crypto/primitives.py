@@ -36,7 +36,10 @@ class SivCipher:
         self._aead = AESGCMSIV(key)
 
     def seal(self, plaintext: bytes, associated_data: bytes) -> bytes:
-        nonce = os.urandom(NONCE_BYTES)
+        return self.seal_with_nonce(os.urandom(NONCE_BYTES), plaintext, associated_data)
+
+    def seal_with_nonce(self, nonce: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
+        """Deterministic form, for published test vectors; ``seal`` draws the nonce."""
         return nonce + self._aead.encrypt(nonce, plaintext, associated_data)
 
     def open(self, sealed: bytes, associated_data: bytes) -> bytes:

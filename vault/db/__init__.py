@@ -3,4 +3,11 @@
 from vault.db.base import Base, UTCDateTime
 from vault.db.engine import make_engine, make_sessionmaker, normalize_url, transaction
 
-__all__ = ["Base", "UTCDateTime", "make_engine", "make_sessionmaker", "normalize_url", "transaction"]
+__all__ = [
+    "Base",
+    "UTCDateTime",
+    "make_engine",
+    "make_sessionmaker",
+    "normalize_url",
+    "transaction",
+]

@@ -18,7 +18,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 def alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    # configparser reads "%" as interpolation, and URLs carry %-escapes (search_path options).
+    url = engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    config.set_main_option("sqlalchemy.url", url)
     config.attributes["engine"] = engine
     return config
 
@@ -41,7 +43,8 @@ def require_current(engine: Engine) -> None:
     current, head = current_revision(engine), head_revision(engine)
     if current is None:
         raise ConfigError(
-            "the database has no mailvault schema yet; run `mailvault init` (or `mailvault db upgrade`)"
+            "the database has no mailvault schema yet; "
+            "run `mailvault init` (or `mailvault db upgrade`)"
         )
     if current != head:
         raise ConfigError(

@@ -63,7 +63,7 @@ class _Row:
 
 def _open_text(path: Path) -> io.TextIOWrapper:
     # errors="strict": a wrong encoding is a fatal, named error, never mojibake in the store.
-    return open(path, encoding="utf-8-sig", errors="strict", newline="")  # noqa: SIM115
+    return open(path, encoding="utf-8-sig", errors="strict", newline="")
 
 
 def _rows(path: Path) -> Iterator[_Row]:
@@ -75,10 +75,14 @@ def _rows(path: Path) -> Iterator[_Row]:
             try:
                 header = next(reader)
             except StopIteration:
-                raise InputError(f"{path} is empty; expected a header with an email column") from None
+                raise InputError(
+                    f"{path} is empty; expected a header with an email column"
+                ) from None
             names = [h.strip().lower() for h in header]
             if "email" not in names:
-                raise InputError(f"{path} has no 'email' column (its header names {len(names)} columns)")
+                raise InputError(
+                    f"{path} has no 'email' column (its header names {len(names)} columns)"
+                )
             column = names.index("email")
             for row in reader:
                 if not row or (len(row) == 1 and not row[0].strip()):
@@ -132,15 +136,28 @@ def import_csv(
         )
         if run is None:
             run = ImportRun(
-                id=uuid.uuid4(), list_id=mailing_list.id, file_sha256=file_sha,
-                consent_method=str(consent), consent_source=source[:200], status="running",
-                lines_done=0, imported=0, duplicates=0, suppressed=0, invalid=0, started_at=now(),
+                id=uuid.uuid4(),
+                list_id=mailing_list.id,
+                file_sha256=file_sha,
+                consent_method=str(consent),
+                consent_source=source[:200],
+                status="running",
+                lines_done=0,
+                imported=0,
+                duplicates=0,
+                suppressed=0,
+                invalid=0,
+                started_at=now(),
             )
             session.add(run)
         run_id, start_line = run.id, run.lines_done
         summary = ImportSummary(
-            run_id=run_id, imported=run.imported, duplicates=run.duplicates,
-            suppressed=run.suppressed, invalid=run.invalid, resumed_from_line=start_line,
+            run_id=run_id,
+            imported=run.imported,
+            duplicates=run.duplicates,
+            suppressed=run.suppressed,
+            invalid=run.invalid,
+            resumed_from_line=start_line,
         )
     summary.lines = total
     batch: list[_Row] = []
@@ -151,15 +168,33 @@ def import_csv(
             continue
         batch.append(row)
         if len(batch) >= batch_size:
-            _import_batch(factory, keys=keys, batch=batch, run_id=run_id, list_id=mailing_list.id,
-                          consent=consent, source=source, now=now(), summary=summary)
+            _import_batch(
+                factory,
+                keys=keys,
+                batch=batch,
+                run_id=run_id,
+                list_id=mailing_list.id,
+                consent=consent,
+                source=source,
+                now=now(),
+                summary=summary,
+            )
             if progress:
                 progress(len(batch) + done_rows)
             done_rows = 0
             batch = []
     if batch:
-        _import_batch(factory, keys=keys, batch=batch, run_id=run_id, list_id=mailing_list.id,
-                      consent=consent, source=source, now=now(), summary=summary)
+        _import_batch(
+            factory,
+            keys=keys,
+            batch=batch,
+            run_id=run_id,
+            list_id=mailing_list.id,
+            consent=consent,
+            source=source,
+            now=now(),
+            summary=summary,
+        )
         if progress:
             progress(len(batch) + done_rows)
     elif progress and done_rows:
@@ -170,8 +205,9 @@ def import_csv(
         finished.status = "completed"
         finished.finished_at = now()
     if summary.rejects:
-        summary.rejects_file = _write_rejects(rejects_path or path.with_suffix(".rejects.csv"),
-                                              summary.rejects, append=start_line > 0)
+        summary.rejects_file = _write_rejects(
+            rejects_path or path.with_suffix(".rejects.csv"), summary.rejects, append=start_line > 0
+        )
     return summary
 
 
@@ -230,8 +266,16 @@ def _import_batch(
         results = check_many(session, keys=keys, canonicals=fresh, list_id=list_id, now=now)
         suppressed = sum(1 for r in results if r.suppressed)
         rows = [
-            _row_values(new_subscriber(keys=keys, list_id=list_id, address=parsed[c][1],
-                                       consent=consent, source=source, now=now))
+            _row_values(
+                new_subscriber(
+                    keys=keys,
+                    list_id=list_id,
+                    address=parsed[c][1],
+                    consent=consent,
+                    source=source,
+                    now=now,
+                )
+            )
             for c, result in zip(fresh, results, strict=True)
             if not result.suppressed
         ]

@@ -63,7 +63,9 @@ def all_lists(session: Session) -> list[MailingList]:
 
 def list_names(session: Session, ids: Sequence[str]) -> dict[str, str]:
     wanted = [uuid.UUID(i) for i in ids]
-    rows = session.execute(select(MailingList.id, MailingList.name).where(MailingList.id.in_(wanted)))
+    rows = session.execute(
+        select(MailingList.id, MailingList.name).where(MailingList.id.in_(wanted))
+    )
     return {str(row.id): row.name for row in rows}
 
 
@@ -98,7 +100,9 @@ def new_subscriber(
     happens after (withdrawal, renewed consent), so a bulk import writes one row per address.
     """
     subscriber_id = uuid.uuid4()
-    sealed = keys.cipher.seal(address.local_part, subscriber_id=subscriber_id, domain=address.domain)
+    sealed = keys.cipher.seal(
+        address.local_part, subscriber_id=subscriber_id, domain=address.domain
+    )
     index = keys.index.primary(address.canonical)
     return Subscriber(
         id=subscriber_id,
@@ -125,7 +129,9 @@ def find_on_list(
 ) -> Subscriber | None:
     digests = [k.digest for k in keys.index.all_live(canonical)]
     return session.scalar(
-        select(Subscriber).where(Subscriber.list_id == list_id, Subscriber.index_digest.in_(digests))
+        select(Subscriber).where(
+            Subscriber.list_id == list_id, Subscriber.index_digest.in_(digests)
+        )
     )
 
 
@@ -165,7 +171,9 @@ def subscribe(
         for entry in entries:
             session.delete(entry)
         lifted = len(entries)
-    existing = find_on_list(session, keys=keys, list_id=mailing_list.id, canonical=address.canonical)
+    existing = find_on_list(
+        session, keys=keys, list_id=mailing_list.id, canonical=address.canonical
+    )
     if existing is not None:
         if existing.status == SubscriberStatus.SUBSCRIBED:
             return SubscribeResult(SubscribeOutcome.DUPLICATE, existing.id, lifted)
@@ -175,8 +183,9 @@ def subscribe(
         existing.consent_method = str(consent)
         existing.consent_source = source[:200]
         existing.consents.append(
-            ConsentRecord(id=uuid.uuid4(), event="granted", method=str(consent),
-                          source=source[:200], at=now)
+            ConsentRecord(
+                id=uuid.uuid4(), event="granted", method=str(consent), source=source[:200], at=now
+            )
         )
         session.flush()
         return SubscribeResult(SubscribeOutcome.RESUBSCRIBED, existing.id, lifted)
@@ -199,8 +208,13 @@ def unsubscribe(
 ) -> bool:
     """Unsubscribe from one list and suppress for that list. True if a subscriber changed."""
     suppressions.suppress(
-        session, keys=keys, address=address, reason=SuppressionReason.UNSUBSCRIBE,
-        source=source, list_id=mailing_list.id, now=now,
+        session,
+        keys=keys,
+        address=address,
+        reason=SuppressionReason.UNSUBSCRIBE,
+        source=source,
+        list_id=mailing_list.id,
+        now=now,
     )
     subscriber = find_on_list(
         session, keys=keys, list_id=mailing_list.id, canonical=address.canonical
@@ -208,8 +222,13 @@ def unsubscribe(
     if subscriber is None:
         return False
     subscriber.consents.append(
-        ConsentRecord(id=uuid.uuid4(), event="withdrawn", method=subscriber.consent_method,
-                      source=source[:200], at=now)
+        ConsentRecord(
+            id=uuid.uuid4(),
+            event="withdrawn",
+            method=subscriber.consent_method,
+            source=source[:200],
+            at=now,
+        )
     )
     subscriber.updated_at = now
     session.flush()
@@ -223,7 +242,9 @@ class ErasureResult:
     suppression_added: bool
 
 
-def erase(session: Session, *, keys: KeySuite, address: Address, source: str, now: datetime) -> ErasureResult:
+def erase(
+    session: Session, *, keys: KeySuite, address: Address, source: str, now: datetime
+) -> ErasureResult:
     """Remove a data subject from every list (consent records go with them) and leave a global
     ``erasure`` suppression so they are never mailed again."""
     found = find_everywhere(session, keys=keys, canonical=address.canonical)
@@ -231,8 +252,13 @@ def erase(session: Session, *, keys: KeySuite, address: Address, source: str, no
     if found:
         session.execute(delete(Subscriber).where(Subscriber.id.in_([s.id for s in found])))
     added = suppressions.suppress(
-        session, keys=keys, address=address, reason=SuppressionReason.ERASURE,
-        source=source, list_id=None, now=now,
+        session,
+        keys=keys,
+        address=address,
+        reason=SuppressionReason.ERASURE,
+        source=source,
+        list_id=None,
+        now=now,
     )
     session.expunge_all()
     return ErasureResult(len(found), list_ids, added)

@@ -77,12 +77,12 @@ def check_many(
 ) -> list[CheckResult]:
     """One answer per canonical address: suppressed globally, or for the given list."""
     scopes = [GLOBAL_SCOPE] if list_id is None else [GLOBAL_SCOPE, str(list_id)]
-    owner: dict[bytes, int] = {}
+    owners: dict[bytes, list[int]] = {}
     for position, canonical in enumerate(canonicals):
         for keyed in keys.suppression.all_live(canonical):
-            owner[keyed.digest] = position
+            owners.setdefault(keyed.digest, []).append(position)
     found: dict[int, list[Suppression]] = {}
-    digests = list(owner)
+    digests = list(owners)
     for start in range(0, len(digests), QUERY_CHUNK):
         chunk = digests[start : start + QUERY_CHUNK]
         rows = session.scalars(
@@ -91,7 +91,8 @@ def check_many(
             )
         )
         for row in rows:
-            found.setdefault(owner[row.digest], []).append(row)
+            for position in owners[row.digest]:
+                found.setdefault(position, []).append(row)
     return [_best(found[i]) if i in found else NOT_SUPPRESSED for i in range(len(canonicals))]
 
 
@@ -179,8 +180,9 @@ def suppress_many(
     outcome.added = len(new_rows)
     status = _STATUS_FOR_REASON.get(reason)
     if status is not None and expires_at is None:
-        _mark_subscribers(session, keys=keys, canonicals=list(primary), status=status,
-                          list_id=list_id, now=now)
+        _mark_subscribers(
+            session, keys=keys, canonicals=list(primary), status=status, list_id=list_id, now=now
+        )
     session.flush()
     return outcome
 
@@ -198,8 +200,14 @@ def suppress(
 ) -> bool:
     """Suppress one address; True when a new entry was written."""
     outcome = suppress_many(
-        session, keys=keys, addresses=[address], reason=reason, source=source,
-        list_id=list_id, expires_at=expires_at, now=now,
+        session,
+        keys=keys,
+        addresses=[address],
+        reason=reason,
+        source=source,
+        list_id=list_id,
+        expires_at=expires_at,
+        now=now,
     )
     return outcome.added == 1
 
