@@ -30,6 +30,7 @@ from vault.subscribers.models import ConsentMethod, MailingList
 from vault.suppressions import services as suppressions
 from vault.suppressions.models import GLOBAL_SCOPE, SuppressionReason
 from vault.suppressions.services import CheckResult
+from vault.suppressions.snapshot import SuppressionSnapshot, load_snapshot
 
 
 def kek_from_settings(settings: Settings) -> Kek:
@@ -321,6 +322,34 @@ class Vault:
                     )
                 )
             return answers
+
+    def load_snapshot(self) -> SuppressionSnapshot:
+        """Every active suppression entry in memory, for checking millions of addresses."""
+        with self.read() as session:
+            return load_snapshot(session, now=self.now())
+
+    def check_against(
+        self, snapshot: SuppressionSnapshot, addresses: Iterable[str], *, list_name: str | None
+    ) -> Iterator[CheckAnswer]:
+        """Check raw addresses against a snapshot: the streaming path for very large inputs."""
+        list_id: uuid.UUID | None = None
+        if list_name is not None:
+            list_id = self.get_list(list_name).id
+        scope_ids = snapshot.scope_ids(
+            [GLOBAL_SCOPE] if list_id is None else [GLOBAL_SCOPE, str(list_id)]
+        )
+        digests = self.keys.suppression.digests
+        for raw in addresses:
+            try:
+                address = parse_address(raw)
+            except ValueError as exc:
+                yield CheckAnswer(raw, False, None, None, error=str(exc))
+                continue
+            match = snapshot.best(digests(address.canonical), scope_ids)
+            if match is None:
+                yield CheckAnswer(raw, False, None, None)
+            else:
+                yield CheckAnswer(raw, True, match[0], self._scope_name(match[1], list_name))
 
     @staticmethod
     def _scope_name(scope: str | None, list_name: str | None) -> str | None:

@@ -11,7 +11,7 @@ import io
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -29,7 +29,7 @@ from vault.crypto import Kek, Keyring, create_keyring, generate_kek_file
 from vault.db import make_engine
 from vault.db.migrate import upgrade
 from vault.errors import InputError, InvalidAddress, MailvaultError
-from vault.store import Vault, kek_from_settings, open_keyring_from_settings
+from vault.store import CheckAnswer, Vault, kek_from_settings, open_keyring_from_settings
 from vault.subscribers.models import ConsentMethod
 from vault.suppressions.models import SuppressionReason
 
@@ -419,26 +419,36 @@ def check(
         raise InputError("give addresses, or --file FILE (- for standard input)")
     table = None if as_json else Table("address", "suppressed", "reason", "scope")
     with _vault(ctx) as store:
-        for chunk in _chunks(_read_inputs(addresses or [], file), 5000):
-            for answer in store.check([raw for _, raw in chunk], list_name=list_name):
-                if as_json:
-                    record: dict[str, object] = {
-                        "address": answer.address,
-                        "suppressed": answer.suppressed,
-                        "reason": answer.reason,
-                        "scope": answer.scope,
-                    }
-                    if answer.error:
-                        record["error"] = answer.error
-                    sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
-                else:
-                    assert table is not None
-                    state = (
-                        "invalid: " + answer.error
-                        if answer.error
-                        else ("yes" if answer.suppressed else "no")
-                    )
-                    table.add_row(answer.address, state, answer.reason or "", answer.scope or "")
+        if file is None:
+            answers: Iterable[CheckAnswer] = store.check(addresses or [], list_name=list_name)
+        else:
+            # A file may hold millions of addresses: one pass over the suppression list into
+            # memory, then every address is checked there instead of in database round trips.
+            snapshot = store.load_snapshot()
+            answers = store.check_against(
+                snapshot,
+                (raw for _, raw in _read_inputs(addresses or [], file)),
+                list_name=list_name,
+            )
+        write = sys.stdout.write
+        for answer in answers:
+            if table is None:
+                record: dict[str, object] = {
+                    "address": answer.address,
+                    "suppressed": answer.suppressed,
+                    "reason": answer.reason,
+                    "scope": answer.scope,
+                }
+                if answer.error:
+                    record["error"] = answer.error
+                write(json.dumps(record, ensure_ascii=False) + "\n")
+            else:
+                state = (
+                    "invalid: " + answer.error
+                    if answer.error
+                    else ("yes" if answer.suppressed else "no")
+                )
+                table.add_row(answer.address, state, answer.reason or "", answer.scope or "")
     if table is not None:
         out.print(table)
 

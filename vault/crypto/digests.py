@@ -51,6 +51,7 @@ class Digester:
         self._primary: Key = keyring.primary(purpose)
         self._functions = [(k.id, hmac_sha256(k.secret())) for k in live]
         self._primary_fn = hmac_sha256(self._primary.secret())
+        self._digest_functions = [fn for _, fn in self._functions]
 
     @property
     def primary_key_id(self) -> int:
@@ -68,6 +69,11 @@ class Digester:
         """One digest per live key, primary first: what a lookup must match against."""
         message = canonical.encode("utf-8")
         return [KeyedDigest(key_id, fn(message)) for key_id, fn in self._functions]
+
+    def digests(self, canonical: str) -> list[bytes]:
+        """``all_live`` without the key ids: the hot loop of a batch check wants only bytes."""
+        message = canonical.encode("utf-8")
+        return [fn(message) for fn in self._digest_functions]
 
     def function(self, key_id: int) -> Callable[[bytes], bytes]:
         for candidate, fn in self._functions:
