@@ -38,6 +38,9 @@ class LocalPartCipher:
     def __init__(self, keyring: Keyring) -> None:
         self._keyring = keyring
         self._ciphers: dict[int, primitives.SivCipher] = {}
+        # A cipher object lives as long as the keyring it was made from (a rotation makes a
+        # new KeySuite), so the primary id can be remembered.
+        self._primary_id: int | None = None
 
     def _cipher(self, key_id: int) -> primitives.SivCipher:
         cipher = self._ciphers.get(key_id)
@@ -49,6 +52,10 @@ class LocalPartCipher:
         return cipher
 
     def primary_key_id(self, list_id: str | None = None) -> int:
+        if list_id is None:
+            if self._primary_id is None:
+                self._primary_id = self._keyring.primary(Purpose.ADDRESS).id
+            return self._primary_id
         return self._keyring.primary(Purpose.ADDRESS, list_id=list_id).id
 
     def seal(

@@ -17,17 +17,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vault.addresses import Address, parse_address
 from vault.crypto import KeySuite
+from vault.db.bulk import insert_many
 from vault.errors import InputError, InvalidAddress
 from vault.subscribers.models import ConsentMethod, ImportRun, MailingList, Subscriber
-from vault.subscribers.services import new_subscriber
+from vault.subscribers.services import subscriber_values
 from vault.suppressions.services import QUERY_CHUNK, check_many
 
-DEFAULT_BATCH = 2000
+DEFAULT_BATCH = 5000
 _FIELD_LIMIT = 64 * 1024
 
 
@@ -266,21 +267,19 @@ def _import_batch(
         results = check_many(session, keys=keys, canonicals=fresh, list_id=list_id, now=now)
         suppressed = sum(1 for r in results if r.suppressed)
         rows = [
-            _row_values(
-                new_subscriber(
-                    keys=keys,
-                    list_id=list_id,
-                    address=parsed[c][1],
-                    consent=consent,
-                    source=source,
-                    now=now,
-                )
+            subscriber_values(
+                keys=keys,
+                list_id=list_id,
+                address=parsed[canonical][1],
+                consent=consent,
+                source=source,
+                now=now,
             )
-            for c, result in zip(fresh, results, strict=True)
+            for canonical, result in zip(fresh, results, strict=True)
             if not result.suppressed
         ]
         if rows:
-            session.execute(insert(Subscriber), rows)
+            insert_many(session.connection(), Subscriber.__table__, rows)
         run = session.get(ImportRun, run_id)
         assert run is not None
         run.lines_done = batch[-1].line
@@ -293,10 +292,3 @@ def _import_batch(
     summary.suppressed += suppressed
     summary.invalid += len(invalid)
     summary.rejects.extend(invalid)
-
-
-_COLUMNS = [c.key for c in Subscriber.__table__.columns]
-
-
-def _row_values(subscriber: Subscriber) -> dict[str, object]:
-    return {name: getattr(subscriber, name) for name in _COLUMNS}

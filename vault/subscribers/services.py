@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -85,7 +86,7 @@ class SubscribeResult:
     reason: str | None = None  # the suppression that refused it
 
 
-def new_subscriber(
+def subscriber_values(
     *,
     keys: KeySuite,
     list_id: uuid.UUID,
@@ -93,35 +94,39 @@ def new_subscriber(
     consent: ConsentMethod,
     source: str,
     now: datetime,
-) -> Subscriber:
-    """A subscriber row with its local part sealed and its index digest computed.
+) -> dict[str, Any]:
+    """The column values of a new subscriber: local part sealed, index digest computed.
 
-    The consent given at creation lives in the row itself; ``ConsentRecord`` rows hold what
-    happens after (withdrawal, renewed consent), so a bulk import writes one row per address.
+    Plain values rather than an ORM object, so a bulk import can insert them directly; the
+    consent given at creation lives in the row itself, and ``ConsentRecord`` rows hold what
+    happens after (withdrawal, renewed consent), so an import writes one row per address.
     """
     subscriber_id = uuid.uuid4()
-    sealed = keys.cipher.seal(
-        address.local_part, subscriber_id=subscriber_id, domain=address.domain
-    )
     index = keys.index.primary(address.canonical)
-    return Subscriber(
-        id=subscriber_id,
-        list_id=list_id,
-        domain=address.domain,
-        sealed_local_part=sealed,
-        address_key_id=keys.cipher.primary_key_id(),
-        index_digest=index.digest,
-        index_key_id=index.key_id,
-        normalization_version=NORMALIZATION_VERSION,
-        status=SubscriberStatus.SUBSCRIBED,
-        status_changed_at=now,
-        consent_method=str(consent),
-        consent_source=source[:200],
-        consent_at=now,
-        created_at=now,
-        updated_at=now,
-        last_activity_at=now,
-    )
+    address_key_id = keys.cipher.primary_key_id()
+    return {
+        "id": subscriber_id,
+        "list_id": list_id,
+        "domain": address.domain,
+        "sealed_local_part": keys.cipher.seal(
+            address.local_part,
+            subscriber_id=subscriber_id,
+            domain=address.domain,
+            key_id=address_key_id,
+        ),
+        "address_key_id": address_key_id,
+        "index_digest": index.digest,
+        "index_key_id": index.key_id,
+        "normalization_version": NORMALIZATION_VERSION,
+        "status": str(SubscriberStatus.SUBSCRIBED),
+        "status_changed_at": now,
+        "consent_method": str(consent),
+        "consent_source": source[:200],
+        "consent_at": now,
+        "created_at": now,
+        "updated_at": now,
+        "last_activity_at": now,
+    }
 
 
 def find_on_list(
@@ -189,8 +194,15 @@ def subscribe(
         )
         session.flush()
         return SubscribeResult(SubscribeOutcome.RESUBSCRIBED, existing.id, lifted)
-    subscriber = new_subscriber(
-        keys=keys, list_id=mailing_list.id, address=address, consent=consent, source=source, now=now
+    subscriber = Subscriber(
+        **subscriber_values(
+            keys=keys,
+            list_id=mailing_list.id,
+            address=address,
+            consent=consent,
+            source=source,
+            now=now,
+        )
     )
     session.add(subscriber)
     session.flush()

@@ -1,0 +1,78 @@
+"""Shared bits of the benchmarks: a throwaway store, generated addresses, and reporting.
+
+Every benchmark measures mailvault and a baseline in the same run and prints the ratio,
+because the machines are shared and absolute figures drift from run to run.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from vault.clock import SystemClock  # noqa: E402
+from vault.config import Settings  # noqa: E402
+from vault.crypto import Kek, create_keyring  # noqa: E402
+from vault.db import make_engine  # noqa: E402
+from vault.db.migrate import upgrade  # noqa: E402
+from vault.store import Vault  # noqa: E402
+
+PASSPHRASE = "benchmark-passphrase-not-secret"
+
+
+def addresses(count: int, *, seed: int = 7, domains: int = 2000) -> list[str]:
+    """Realistic-looking, distinct addresses over a few thousand domains (Zipf-like spread)."""
+    rng = random.Random(seed)
+    names = [f"{''.join(rng.choices(string.ascii_lowercase, k=8))}.example" for _ in range(domains)]
+    weights = [1 / (i + 1) for i in range(domains)]
+    chosen = rng.choices(names, weights=weights, k=count)
+    alphabet = string.ascii_lowercase + string.digits
+    return [
+        f"{''.join(rng.choices(alphabet, k=rng.randint(6, 14)))}.{i}@{domain}"
+        for i, domain in enumerate(chosen)
+    ]
+
+
+@contextmanager
+def throwaway_store(url: str | None = None) -> Iterator[Vault]:
+    """A new store in a temporary directory (SQLite unless a URL is given)."""
+    with tempfile.TemporaryDirectory(prefix="mailvault-bench-") as tmp:
+        keys = Path(tmp) / "keys"
+        create_keyring(
+            keys, Kek(passphrase=PASSPHRASE), time_cost=1, memory_cost_kib=8, parallelism=1
+        )
+        database = url or f"sqlite:///{tmp}/bench.db"
+        engine = make_engine(database)
+        upgrade(engine)
+        engine.dispose()
+        settings = Settings(database_url=database, keys_dir=keys, kek_passphrase=PASSPHRASE)
+        store = Vault.open(settings, clock=SystemClock())
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def best_of(runs: int, action: Callable[[], object]) -> float:
+    return min(timed(action) for _ in range(runs))
+
+
+def report(title: str, rows: list[tuple[str, str]]) -> None:
+    print(f"\n{title}")
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"  {label.ljust(width)}  {value}")
