@@ -393,11 +393,15 @@ def _log_decision(service: Service, decision: Decision, *, queue_id: str) -> Non
     level = logging.DEBUG if decision.outcome is Outcome.SKIPPED else logging.INFO
     if not log.isEnabledFor(level):
         return
+    # A socketmap key is whatever address Postfix routes (recipients, and senders too for
+    # transport_maps), so its domain is not labelled as the recipient's.
+    domain_field = "rcpt_domain" if service is Service.POLICY else "key_domain"
     log.log(
         level,
-        "%s decision queue_id=%s rcpt_domain=%s decision=%s reason=%s scope=%s",
+        "%s decision queue_id=%s %s=%s decision=%s reason=%s scope=%s",
         service.value,
         queue_id if _QUEUE_ID.fullmatch(queue_id) else "-",
+        domain_field,
         decision.domain or "-",
         decision.outcome.value,
         decision.reason or "-",
