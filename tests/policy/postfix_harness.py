@@ -163,6 +163,11 @@ smtpd_recipient_restrictions =
 socketmap_recipient_restrictions =
     check_recipient_access socketmap:inet:127.0.0.1:{socketmap_port}:suppressed,
     permit_mynetworks, reject
+# What Postfix does when the policy service is not there at all (nothing listens on that port).
+dead_policy_restrictions =
+    check_policy_service {{ inet:127.0.0.1:{dead_policy_port}, timeout=5s,
+        default_action=DEFER_IF_PERMIT }},
+    permit_mynetworks, reject
 # The routing path: every recipient, whatever way it came in (smtpd or sendmail/pickup).
 transport_maps = socketmap:inet:127.0.0.1:{socketmap_port}:transport
 """
@@ -172,6 +177,8 @@ MASTER_CF = """\
 127.0.0.1:{smtp_port} inet n - n - - smtpd
 127.0.0.1:{socketmap_smtp_port} inet n - n - - smtpd
     -o smtpd_recipient_restrictions=$socketmap_recipient_restrictions
+127.0.0.1:{dead_policy_smtp_port} inet n - n - - smtpd
+    -o smtpd_recipient_restrictions=$dead_policy_restrictions
 pickup    unix  n       -       n       1       1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -204,6 +211,8 @@ class PostfixInstance:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mailvault-pf-")))
     smtp_port: int = field(default_factory=free_port)
     socketmap_smtp_port: int = field(default_factory=free_port)
+    dead_policy_smtp_port: int = field(default_factory=free_port)
+    dead_policy_port: int = field(default_factory=free_port)
 
     @property
     def config_dir(self) -> Path:
@@ -230,12 +239,15 @@ class PostfixInstance:
             "socketmap_port": self.socketmap_port,
             "smtp_port": self.smtp_port,
             "socketmap_smtp_port": self.socketmap_smtp_port,
+            "dead_policy_smtp_port": self.dead_policy_smtp_port,
+            "dead_policy_port": self.dead_policy_port,
         }
         (self.config_dir / "main.cf").write_text(MAIN_CF.format(**values))
         (self.config_dir / "master.cf").write_text(MASTER_CF.format(**values))
         self._postfix("start")
         self._wait_listening(self.smtp_port)
         self._wait_listening(self.socketmap_smtp_port)
+        self._wait_listening(self.dead_policy_smtp_port)
 
     def stop(self) -> None:
         """Stop the master cleanly; kill whatever is left of this instance; remove the tree."""
@@ -243,6 +255,20 @@ class PostfixInstance:
             self._postfix("stop", check=False)
         self._kill_leftovers()
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def reload(self) -> None:
+        """Restart Postfix's daemons (and so drop their caches) without losing the queue."""
+        self._postfix("reload")
+
+    def flush(self) -> None:
+        """Ask the queue manager to try every deferred message now."""
+        subprocess.run(
+            [POSTQUEUE, "-c", str(self.config_dir), "-f"],
+            capture_output=True,
+            timeout=30,
+            env=self._env(),
+            check=True,
+        )
 
     def _postfix(self, command: str, *, check: bool = True) -> None:
         result = subprocess.run(

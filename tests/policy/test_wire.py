@@ -7,6 +7,7 @@ on one connection (captured from the harness's Postfix, addresses made up).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from hypothesis import given
@@ -175,7 +176,8 @@ def test_random_bytes_raise_nothing_but_protocol_error(data: bytes, size: int) -
 
 def _chars(*, exclude: str) -> st.SearchStrategy[str]:
     # Surrogates cannot be UTF-8 encoded, so no peer can send them.
-    return st.characters(exclude_categories=("Cs",), exclude_characters=exclude)
+    surrogates: tuple[Literal["Cs"]] = ("Cs",)
+    return st.characters(exclude_categories=surrogates, exclude_characters=exclude)
 
 
 @given(
