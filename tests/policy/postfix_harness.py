@@ -323,8 +323,8 @@ class PostfixInstance:
             time.sleep(0.05)
         return regex.search(self.maillog())
 
-    def sendmail(self, *, sender: str, recipients: list[str], message: EmailMessage) -> str:
-        """Inject like a local program does (sendmail → postdrop → pickup); returns the queue id."""
+    def sendmail(self, *, sender: str, recipients: list[str], message: EmailMessage) -> None:
+        """Inject like a local program does: sendmail → postdrop → pickup, no smtpd."""
         result = subprocess.run(
             [SENDMAIL, "-C", str(self.config_dir), "-f", sender, "-i", "--", *recipients],
             input=message.as_bytes(),
@@ -335,7 +335,6 @@ class PostfixInstance:
         )
         if result.returncode != 0:
             raise RuntimeError(f"sendmail failed: {result.stderr.decode(errors='replace')}")
-        return ""
 
     def queue(self) -> list[dict[str, object]]:
         """The queue as postqueue -j reports it: one dict per message."""

@@ -179,14 +179,6 @@ class PolicyServer:
             self._stopped = asyncio.ensure_future(self._shutdown())
         await asyncio.shield(self._stopped)
 
-    async def serve_until(self, stop: asyncio.Event) -> None:
-        """Start, serve until ``stop`` is set, then stop gracefully."""
-        await self.start()
-        try:
-            await stop.wait()
-        finally:
-            await self.stop()
-
     async def __aenter__(self) -> PolicyServer:
         await self.start()
         return self
@@ -227,11 +219,14 @@ class PolicyServer:
     async def _bind_unix(self, service: Service, path: str) -> str:
         try:
             server = await asyncio.start_unix_server(partial(self._serve, service), path)
-            os.chmod(path, self._unix_mode)
         except OSError as exc:
             raise ConfigError(f"cannot listen for {service} on {path}: {exc}") from None
         self._servers.append(server)
         self._unix_paths.append(path)
+        try:
+            os.chmod(path, self._unix_mode)
+        except OSError as exc:
+            raise ConfigError(f"cannot set the mode of {path}: {exc}") from None
         return path
 
     def _start_metrics_http(self, where: tuple[str, int]) -> tuple[str, int]:
