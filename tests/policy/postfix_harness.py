@@ -37,7 +37,7 @@ def postfix_missing_reason() -> str | None:
     if not (os.path.exists(POSTFIX) or shutil.which("postfix")):
         return (
             f"POSTFIX IS NOT INSTALLED: the end-to-end tests need a real Postfix. "
-            f"Run `sudo sh {INSTALL_HINT}` (CI does)."
+            f"Run `sh {INSTALL_HINT}` as root; CI must run it before the tests."
         )
     if os.geteuid() != 0:
         return "the Postfix end-to-end tests run a private Postfix master, which needs root"
