@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vault.addresses import Address, parse_address
 from vault.crypto import KeySuite
+from vault.db.base import Base
 from vault.db.bulk import insert_many
 from vault.errors import InputError, InvalidAddress
 from vault.subscribers.models import ConsentMethod, ImportRun, MailingList, Subscriber
@@ -29,6 +30,7 @@ from vault.subscribers.services import subscriber_values
 from vault.suppressions.services import QUERY_CHUNK, check_many
 
 DEFAULT_BATCH = 5000
+SUBSCRIBERS_TABLE = Base.metadata.tables["subscribers"]
 _FIELD_LIMIT = 64 * 1024
 
 
@@ -279,7 +281,7 @@ def _import_batch(
             if not result.suppressed
         ]
         if rows:
-            insert_many(session.connection(), Subscriber.__table__, rows)
+            insert_many(session.connection(), SUBSCRIBERS_TABLE, rows)
         run = session.get(ImportRun, run_id)
         assert run is not None
         run.lines_done = batch[-1].line
