@@ -65,6 +65,14 @@ _OVERRIDE_USER_UNKNOWN = (
 # SMTP commands sent before the message itself: a refusal there cannot be about its content.
 _BEFORE_DATA = frozenset({"CONNECT", "HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT"})
 _SPACE = re.compile(r"\s+")
+# How directory-backed servers (Exchange, Domino, Notes, IMail) say an account does not exist;
+# unlike a bare "user unknown", filters do not borrow these words.
+_DIRECTORY_MISS = re.compile(
+    r"recipient name is not recognized|not listed in (?:the )?(?:domino directory|public name"
+    r"|directory)|no such user|invalid (?:final delivery userid|recipient)|user not exist"
+    r"|unknown user:|recip(?:ient)?notfound|mailbox unavailable|no valid recipients",
+    re.IGNORECASE,
+)
 _NULL_MX = re.compile(r"null ?mx|no smtp service|accepts no mail", re.IGNORECASE)
 
 
@@ -141,9 +149,11 @@ def _first_pass_match(reason: Reason, *, coded: Reason | None, text: str, comman
             return False
         if coded is Reason.USER_UNKNOWN:
             return not any(matches(other, text) for other in _OVERRIDE_USER_UNKNOWN)
-        # Without a mailbox code, "user unknown" is trusted only as the answer to RCPT TO:
-        # said after DATA, it is a content filter wearing a user-unknown mask.
-        return command == "RCPT" and matches(reason, text)
+        # Without a mailbox code, "user unknown" is trusted only as the answer to RCPT TO, or
+        # in a directory server's own words: said after DATA, it is a content filter's mask.
+        if command == "RCPT":
+            return matches(reason, text)
+        return not command and coded is None and bool(_DIRECTORY_MISS.search(text))
     if reason is Reason.FILTERED:
         if coded is Reason.FILTERED:
             return matches(Reason.USER_UNKNOWN, text) or matches(reason, text)

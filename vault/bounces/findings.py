@@ -22,6 +22,7 @@ _COMMANDS = (
     ),
     (re.compile(r">>> ?(RCPT|MAIL|DATA|HELO|EHLO|QUIT)", re.I), 1),
     (re.compile(r"\[(RCPT_TO|MAIL_FROM|DATA)\]"), 1),
+    (re.compile(r"SMTP command:? *(RCPT|MAIL|DATA)\b", re.I), 1),
     (re.compile(r"does not like (recipient|sender)", re.I), 1),
     (re.compile(r"but (sender|my name) was rejected", re.I), 1),
     (re.compile(r"(failed after I sent the message)", re.I), 1),

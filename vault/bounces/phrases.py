@@ -158,6 +158,9 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"not (?:allowed|authorized|permitted) to (?:post|send) to",
         r"not member article",
         r"(?:no|not have|without) permission to post",
+        # Google Groups refuses posts from non-members in the sender's language; the help link
+        # it always ends with is the one stable part.
+        r"groups\.google\.com/support",
         r"reject mail from .+@",
         r"is not a registered gateway user",
         r"after mail from:",
