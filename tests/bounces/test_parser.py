@@ -1,0 +1,194 @@
+"""Parsing of each report format, and robustness on garbage."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vault.bounces import Group, Kind, ParsedMessage, Reason, parse_message
+
+_DSN = b"""From: MAILER-DAEMON@mx.example.net
+To: sender@example.org
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain
+
+<Kijitora@Example.JP>: host mx.example.jp[192.0.2.1] said: 550 5.1.1
+    <kijitora@example.jp>: Recipient address rejected: User unknown (in reply to RCPT TO)
+
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; Kijitora@Example.JP
+Action: failed
+Status: 5.1.1
+Remote-MTA: dns; mx.example.jp
+Diagnostic-Code: smtp; 550 5.1.1 <kijitora@example.jp>: Recipient address rejected:
+    User unknown
+
+Final-Recipient: rfc822; neko@example.jp
+Action: delivered
+Status: 2.0.0
+
+--B--
+"""
+
+
+def test_dsn() -> None:
+    result = parse_message(_DSN)
+    assert result.kind is Kind.DSN
+    first, second = result.recipients
+    assert first.recipient == "kijitora@example.jp"
+    assert (first.status, first.reason, first.group) == (
+        "5.1.1",
+        Reason.USER_UNKNOWN,
+        Group.PERMANENT,
+    )
+    assert first.remote_mta == "mx.example.jp"
+    assert second.group is Group.IGNORE
+
+
+def test_arf_complaint() -> None:
+    raw = b"""From: fbl@provider.example
+To: abuse@example.org
+Subject: FW: complaint
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="B"
+
+--B
+Content-Type: text/plain
+
+This is an abuse report.
+--B
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: Test/1.0
+Version: 1
+Original-Rcpt-To: <complainer@provider.example>
+
+--B
+Content-Type: message/rfc822
+
+From: news@example.org
+To: someone-else@provider.example
+Subject: hello
+
+hi
+--B--
+"""
+    result = parse_message(raw)
+    assert result.kind is Kind.ARF
+    assert [r.recipient for r in result.recipients] == ["complainer@provider.example"]
+    assert result.recipients[0].reason is Reason.COMPLAINT
+
+
+def test_autoreply() -> None:
+    raw = b"""From: Kijitora <kijitora@example.net>
+To: news@example.org
+Subject: Out of office
+Auto-Submitted: auto-replied
+
+I am currently out of the office until May 5th.
+"""
+    result = parse_message(raw)
+    assert result.kind is Kind.AUTOREPLY
+    assert [(r.recipient, r.group) for r in result.recipients] == [
+        ("kijitora@example.net", Group.IGNORE)
+    ]
+
+
+def test_plain_text_bounce() -> None:
+    raw = b"""From: MAILER-DAEMON@mx.example.net
+To: news@example.org
+Subject: failure notice
+
+Hi. This is the qmail-send program at mx.example.net.
+I'm afraid I wasn't able to deliver your message to the following addresses.
+
+<gone@example.jp>:
+192.0.2.153 does not like recipient.
+Remote host said: 550 5.1.1 <gone@example.jp>... User Unknown
+Giving up on 192.0.2.153.
+
+--- Below this line is a copy of the message.
+
+From: news@example.org
+To: gone@example.jp
+"""
+    result = parse_message(raw)
+    assert [(r.recipient, r.reason) for r in result.recipients] == [
+        ("gone@example.jp", Reason.USER_UNKNOWN)
+    ]
+
+
+def test_ses_json_notification() -> None:
+    note = {
+        "notificationType": "Bounce",
+        "bounce": {
+            "bounceType": "Permanent",
+            "bouncedRecipients": [
+                {
+                    "emailAddress": "gone@example.jp",
+                    "action": "failed",
+                    "status": "5.1.1",
+                    "diagnosticCode": "smtp; 550 5.1.1 user unknown",
+                }
+            ],
+        },
+    }
+    raw = (
+        b"From: no-reply@sns.amazonaws.com\nSubject: AWS Notification Message\n\n"
+        + json.dumps(note).encode()
+    )
+    result = parse_message(raw)
+    assert [(r.recipient, r.reason) for r in result.recipients] == [
+        ("gone@example.jp", Reason.USER_UNKNOWN)
+    ]
+
+
+def test_ordinary_mail_is_not_a_report() -> None:
+    raw = b"From: friend@example.net\nTo: me@example.org\nSubject: lunch?\n\nTomorrow at noon?\n"
+    assert parse_message(raw) == ParsedMessage.empty()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00\xff\xfe",
+        b'Content-Type: multipart/report; boundary="x"\n\n--x\n'
+        b"Content-Type: message/delivery-status\n",
+        b"Content-Type: text/plain; charset=no-such-charset\n\n\xe9\xe8",
+        b"Content-Transfer-Encoding: base64\nContent-Type: message/delivery-status\n\n!!!!",
+    ],
+)
+def test_broken_input_gives_an_empty_result(raw: bytes) -> None:
+    result = parse_message(raw)
+    assert result.kind in set(Kind)
+    assert isinstance(result.recipients, tuple)
+
+
+def test_non_bytes_is_refused() -> None:
+    with pytest.raises(TypeError):
+        parse_message("text")  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=4096))
+def test_random_bytes_never_raise(raw: bytes) -> None:
+    assert isinstance(parse_message(raw), ParsedMessage)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2048))
+def test_random_bytes_inside_a_report_never_raise(noise: bytes) -> None:
+    assert isinstance(parse_message(_DSN[: len(_DSN) // 2] + noise), ParsedMessage)

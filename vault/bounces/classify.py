@@ -1,0 +1,173 @@
+"""Classification of one bounced recipient into a reason: status code and diagnostic text together.
+
+A specific status code decides unless the diagnostic names a more precise reason that the code
+is known to be misused for (corporate filters answer 5.1.1 to spam, providers 5.7.1 to anything).
+"""
+
+from __future__ import annotations
+
+import re
+
+from vault.bounces.model import Reason
+from vault.bounces.phrases import PHRASES
+from vault.bounces.status import reason_for_status
+
+# Reasons tried first, in this order: the specific ones a status code or a phrase can name.
+_FIRST_PASS = (
+    Reason.MAILBOX_FULL,
+    Reason.MESSAGE_TOO_BIG,
+    Reason.EXCEED_LIMIT,
+    Reason.SUSPENDED,
+    Reason.HAS_MOVED,
+    Reason.NO_RELAYING,
+    Reason.USER_UNKNOWN,
+    Reason.FILTERED,
+    Reason.REJECTED,
+    Reason.HOST_UNKNOWN,
+    Reason.SPAM_DETECTED,
+    Reason.RATE_LIMITED,
+    Reason.BLOCKED,
+)
+# Tried when the first pass found nothing and the code is vague or merely says "some error".
+_SECOND_PASS = (
+    Reason.MAILBOX_FULL,
+    Reason.SPAM_DETECTED,
+    Reason.POLICY_VIOLATION,
+    Reason.VIRUS_DETECTED,
+    Reason.SECURITY_ERROR,
+    Reason.SYSTEM_ERROR,
+    Reason.NETWORK_ERROR,
+    Reason.SUSPENDED,
+    Reason.EXPIRED,
+    Reason.CONTENT_ERROR,
+    Reason.SYSTEM_FULL,
+    Reason.NOT_ACCEPT,
+    Reason.MAILER_ERROR,
+)
+# Codes this vague say only that something failed, so the text gets a second look.
+_VAGUE = frozenset(
+    {
+        Reason.USER_UNKNOWN,
+        Reason.SYSTEM_ERROR,
+        Reason.SECURITY_ERROR,
+        Reason.NETWORK_ERROR,
+        Reason.SYNTAX_ERROR,
+    }
+)
+# A 5.1.1 that also talks about these was not about the mailbox (filters answer 5.1.1 to spam).
+_OVERRIDE_USER_UNKNOWN = (
+    Reason.NO_RELAYING,
+    Reason.BLOCKED,
+    Reason.MAILBOX_FULL,
+    Reason.HAS_MOVED,
+    Reason.REJECTED,
+)
+# SMTP commands sent before the message itself: a refusal there cannot be about its content.
+_BEFORE_DATA = frozenset({"CONNECT", "HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT"})
+_SPACE = re.compile(r"\s+")
+# How directory-backed servers (Exchange, Domino, Notes, IMail) say an account does not exist;
+# unlike a bare "user unknown", filters do not borrow these words.
+_DIRECTORY_MISS = re.compile(
+    r"recipient name is not recognized|not listed in (?:the )?(?:domino directory|public name"
+    r"|directory)|no such user|invalid (?:final delivery userid|recipient)|user not exist"
+    r"|unknown user:|recip(?:ient)?notfound|mailbox unavailable|no valid recipients",
+    re.IGNORECASE,
+)
+_NULL_MX = re.compile(r"null ?mx|no smtp service|accepts no mail", re.IGNORECASE)
+
+
+def matches(reason: Reason, text: str) -> bool:
+    """Whether ``text`` contains a phrase that names ``reason``."""
+    pattern = PHRASES.get(reason)
+    return bool(pattern and text and pattern.search(text))
+
+
+def classify(
+    *,
+    status: str | None,
+    diagnostic: str | None,
+    action: str | None = None,
+    diagnostic_type: str | None = None,
+    command: str | None = None,
+) -> Reason:
+    """The reason for one recipient's report.
+
+    ``status`` is an RFC 3463 code, ``diagnostic`` the remote server's words, ``action`` the DSN
+    ``Action:`` value, ``diagnostic_type`` the type of ``Diagnostic-Code:`` (``smtp``,
+    ``x-unix``...), ``command`` the SMTP command that was refused, when known.
+    """
+    action = (action or "").strip().lower()
+    if action in {"delivered", "relayed", "expanded"} or (status or "").startswith("2."):
+        return Reason.DELIVERED
+    text = _SPACE.sub(" ", diagnostic or "").strip()
+    command = (command or "").upper()
+    coded = reason_for_status(status)
+
+    # A receiver that publishes a null MX (RFC 7505) accepts no mail at all, whatever the code.
+    if _NULL_MX.search(text):
+        return Reason.NOT_ACCEPT
+    local_program = (diagnostic_type or "").strip().lower() == "x-unix"
+
+    for reason in _FIRST_PASS:
+        if _first_pass_match(reason, coded=coded, text=text, command=command):
+            # A local delivery program failed (procmail, a pipe): unless it says the mailbox is
+            # full, the mailbox itself was never judged.
+            if local_program and reason is not Reason.MAILBOX_FULL:
+                return Reason.MAILER_ERROR
+            # A temporary failure cannot show that a domain does not exist: DNS was flaky.
+            if reason is Reason.HOST_UNKNOWN and (status or "").startswith("4."):
+                return Reason.NETWORK_ERROR
+            return reason
+    if local_program:
+        return Reason.MAILER_ERROR
+
+    if coded is None or coded in _VAGUE:
+        for reason in _SECOND_PASS:
+            if matches(reason, text):
+                return reason
+    if coded is not None:
+        return coded
+    subject = (status or "").split(".")[1:2]
+    if subject == ["6"]:
+        return Reason.CONTENT_ERROR
+    if subject == ["7"]:
+        return Reason.SECURITY_ERROR
+    if (diagnostic_type or "").strip().lower() == "x-postfix":
+        return Reason.MAILER_ERROR
+    if matches(Reason.SYNTAX_ERROR, text):
+        return Reason.SYNTAX_ERROR
+    if action in {"delayed", "expired"}:
+        return Reason.EXPIRED
+    if command in {"HELO", "EHLO", "CONNECT"}:
+        return Reason.BLOCKED
+    return Reason.ON_HOLD if text else Reason.UNDEFINED
+
+
+def _first_pass_match(reason: Reason, *, coded: Reason | None, text: str, command: str) -> bool:
+    if reason is Reason.USER_UNKNOWN:
+        if coded is Reason.SUSPENDED:
+            return False
+        if coded is Reason.USER_UNKNOWN:
+            return not any(matches(other, text) for other in _OVERRIDE_USER_UNKNOWN)
+        # Without a mailbox code, "user unknown" is trusted only as the answer to RCPT TO, or
+        # in a directory server's own words: said after DATA, it is a content filter's mask.
+        if command == "RCPT":
+            return matches(reason, text)
+        return not command and coded is None and bool(_DIRECTORY_MISS.search(text))
+    if reason is Reason.FILTERED:
+        if coded is Reason.FILTERED:
+            return matches(Reason.USER_UNKNOWN, text) or matches(reason, text)
+        if command in _BEFORE_DATA:
+            return False
+        return matches(reason, text) or (command == "DATA" and matches(Reason.USER_UNKNOWN, text))
+    if reason is Reason.REJECTED:
+        if coded is Reason.REJECTED:
+            return True
+        if command and command not in {"MAIL", "DATA"}:
+            return False
+        return matches(reason, text)
+    if reason is Reason.HOST_UNKNOWN and coded is reason:
+        return not matches(Reason.NETWORK_ERROR, text)
+    if reason is Reason.SUSPENDED:
+        return matches(reason, text)
+    return coded is reason or matches(reason, text)

@@ -1,0 +1,114 @@
+"""What a format parser extracts for one recipient, before classification turns it into a result.
+
+Keeping this apart lets every parser (DSN, plain text, JSON) share one classification step.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from vault.bounces.classify import classify
+from vault.bounces.model import BouncedRecipient, Group, Reason, group_of
+from vault.bounces.status import find_reply_code, find_status, status_from_reply
+
+_COMMANDS = (
+    (re.compile(r"in reply to (?:the )?(RCPT TO|MAIL FROM|end of DATA|DATA|HELO|EHLO)", re.I), 1),
+    (
+        re.compile(
+            r"after (RCPT TO|MAIL FROM|end of data|DATA|initial connection|HELO|EHLO)", re.I
+        ),
+        1,
+    ),
+    (re.compile(r">>> ?(RCPT|MAIL|DATA|HELO|EHLO|QUIT)", re.I), 1),
+    (re.compile(r"\[(RCPT_TO|MAIL_FROM|DATA)\]"), 1),
+    (re.compile(r"SMTP command:? *(RCPT|MAIL|DATA)\b", re.I), 1),
+    (re.compile(r"does not like (recipient|sender)", re.I), 1),
+    (re.compile(r"but (sender|my name) was rejected", re.I), 1),
+    (re.compile(r"(failed after I sent the message)", re.I), 1),
+)
+_COMMAND_NAMES = {
+    "rcpt to": "RCPT",
+    "rcpt_to": "RCPT",
+    "rcpt": "RCPT",
+    "recipient": "RCPT",
+    "mail from": "MAIL",
+    "mail_from": "MAIL",
+    "mail": "MAIL",
+    "sender": "MAIL",
+    "end of data": "DATA",
+    "data": "DATA",
+    "failed after i sent the message": "DATA",
+    "helo": "HELO",
+    "ehlo": "EHLO",
+    "my name": "HELO",
+    "initial connection": "CONNECT",
+    "quit": "",
+}
+
+
+def find_command(text: str) -> str | None:
+    """The SMTP command a refusal answered, as the MTA's wording reveals it."""
+    for pattern, group in _COMMANDS:
+        match = pattern.search(text)
+        if match:
+            return _COMMAND_NAMES.get(match.group(group).lower()) or None
+    return None
+
+
+def _names_recipient(text: str, recipient: str) -> str | None:
+    """``RCPT`` when the remote reply quotes the recipient ("550 <a@b>: User unknown"): a
+    server names the address it refuses when it answers RCPT TO, not after reading the message."""
+    local, _, domain = recipient.rpartition("@")
+    if not local:
+        return None
+    quoted = re.escape(local) + "@" + re.escape(domain)
+    pattern = rf"\b[45]\d\d[ -](?:[245]\.\d+\.\d+ )?(?:\S+ ){{0,3}}<?{quoted}>?"
+    return "RCPT" if re.search(pattern, text, re.IGNORECASE) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One recipient as a parser found it."""
+
+    recipient: str
+    status: str | None = None
+    diagnostic: str | None = None
+    action: str | None = None
+    diagnostic_type: str | None = None
+    command: str | None = None
+    remote_mta: str | None = None
+    reason: Reason | None = None
+    feedback_type: str | None = None
+
+    def completed(self) -> Finding:
+        """Fill the status and command from the diagnostic text when the parser had none."""
+        text = self.diagnostic or ""
+        status = self.status or find_status(text) or status_from_reply(find_reply_code(text))
+        command = self.command or find_command(text) or _names_recipient(text, self.recipient)
+        return replace(self, status=status, command=command)
+
+
+def to_recipient(finding: Finding) -> BouncedRecipient:
+    """Classify a finding (unless its parser already knew the reason) into a result."""
+    done = finding.completed()
+    reason = done.reason or classify(
+        status=done.status,
+        diagnostic=done.diagnostic,
+        action=done.action,
+        diagnostic_type=done.diagnostic_type,
+        command=done.command,
+    )
+    group: Group = group_of(reason)
+    diagnostic = " ".join(done.diagnostic.split()) if done.diagnostic else None
+    return BouncedRecipient(
+        recipient=done.recipient,
+        status=done.status,
+        diagnostic=diagnostic,
+        reason=reason,
+        group=group,
+        action=done.action,
+        remote_mta=done.remote_mta,
+        command=done.command,
+        feedback_type=done.feedback_type,
+    )

@@ -1,0 +1,193 @@
+"""Defensive access to a parsed message: decoded text parts, headers and the returned original.
+
+Every helper tolerates broken MIME, unknown charsets and missing parts, returning empty values.
+"""
+
+from __future__ import annotations
+
+import codecs
+import html
+import re
+from email import message_from_bytes, message_from_string
+from email.header import decode_header, make_header
+from email.message import Message
+from email.policy import compat32
+
+from vault.addresses import parse_address
+from vault.errors import InvalidAddress
+
+# Quoted or dot-atom local part, then a domain; a domain without a dot is accepted only where a
+# field says it is a recipient (``kijitora@mailhub0`` in a DSN), never when scanning prose.
+ADDRESS = (
+    r"(?:\"[^\"\r\n@]{1,64}\"|[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-](?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]"
+    r"{0,62}[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-])?)@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)+"
+)
+ADDRESS_RE = re.compile(ADDRESS)
+_BARE_ADDRESS = re.compile(r"(?:\"[^\"]+\"|[^\s<>()\[\],;:\"]+)@[A-Za-z0-9.\-]+")
+_TAG = re.compile(r"<[^>]*>")
+_ORIGINAL_TYPES = frozenset({"message/rfc822", "text/rfc822-headers", "message/rfc822-headers"})
+
+
+def load(raw: bytes) -> Message | None:
+    """Parse bytes into a ``Message``, or ``None`` if even the lenient parser gives up."""
+    try:
+        return message_from_bytes(raw, policy=compat32)
+    except Exception:  # the stdlib parser is lenient, but guard against its rare crashes
+        return None
+
+
+def header(msg: Message, name: str) -> str:
+    """A header decoded from RFC 2047 to text, with folding removed; empty when absent."""
+    try:
+        value = msg.get(name)
+        if value is None:
+            return ""
+        text = str(make_header(decode_header(str(value))))
+    except Exception:  # undecodable encoded-words: keep the raw value
+        text = str(msg.get(name, ""))
+    return " ".join(text.split())
+
+
+def part_text(part: Message) -> str:
+    """The decoded payload of a leaf part as text, whatever its transfer encoding or charset."""
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:
+        payload = None
+    if payload is None:
+        raw = part.get_payload()
+        return raw if isinstance(raw, str) else ""
+    if not isinstance(payload, bytes):
+        return ""
+    charset = _charset(part)
+    try:
+        text = payload.decode(charset, errors="replace")
+    except (LookupError, UnicodeError):
+        text = payload.decode("utf-8", errors="replace")
+    if part.get_content_type() == "text/html":
+        text = html.unescape(_TAG.sub(" ", re.sub(r"(?i)<br\s*/?>|</p>|</div>", "\n", text)))
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _charset(part: Message) -> str:
+    try:
+        charset = part.get_content_charset() or "us-ascii"
+        codecs.lookup(charset)
+    except (LookupError, ValueError, TypeError):
+        return "utf-8"
+    # Mail labelled us-ascii often carries UTF-8 (or Latin-1); UTF-8 with replacement loses less.
+    return "utf-8" if charset in {"us-ascii", "ascii"} else charset
+
+
+def walk_outer(msg: Message) -> list[Message]:
+    """Leaf parts of ``msg`` that belong to the report itself, not to a returned message."""
+    found: list[Message] = []
+
+    def visit(part: Message, depth: int) -> None:
+        if depth > 20:  # a pathological nesting must not exhaust the stack
+            return
+        ctype = part.get_content_type()
+        if ctype in _ORIGINAL_TYPES and depth > 0:
+            return
+        if part.is_multipart():
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                for child in payload:
+                    if isinstance(child, Message):
+                        visit(child, depth + 1)
+            return
+        found.append(part)
+
+    visit(msg, 0)
+    return found
+
+
+def find_parts(msg: Message, content_type: str) -> list[Message]:
+    """Every part of the given type outside returned messages (may be multipart or message)."""
+    found: list[Message] = []
+
+    def visit(part: Message, depth: int) -> None:
+        if depth > 20:
+            return
+        ctype = part.get_content_type()
+        if ctype == content_type:
+            found.append(part)
+            return
+        if ctype in _ORIGINAL_TYPES and depth > 0:
+            return
+        payload = part.get_payload()
+        if part.is_multipart() and isinstance(payload, list):
+            for child in payload:
+                if isinstance(child, Message):
+                    visit(child, depth + 1)
+
+    visit(msg, 0)
+    return found
+
+
+def raw_body(part: Message) -> str:
+    """The body of a part as text even when the parser split it into sub-messages."""
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        chunks = []
+        for sub in payload:
+            if isinstance(sub, Message):
+                lines = [f"{k}: {v}" for k, v in sub.items()]
+                body = sub.get_payload()
+                if isinstance(body, str) and body.strip():
+                    lines.append(body)
+                chunks.append("\n".join(lines))
+        return "\n\n".join(chunks)
+    return part_text(part)
+
+
+def original_message(msg: Message) -> Message | None:
+    """The returned original message (or its headers), if the report carries it."""
+    for ctype in _ORIGINAL_TYPES:
+        for part in find_parts(msg, ctype):
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+                return payload[0]
+            text = part_text(part)
+            if text.strip():
+                try:
+                    return message_from_string(text.lstrip(), policy=compat32)
+                except Exception:
+                    return None
+    return None
+
+
+def addresses_in(text: str) -> list[str]:
+    """Every address in ``text``, in order of appearance, without duplicates."""
+    seen: dict[str, None] = {}
+    for match in ADDRESS_RE.finditer(text):
+        seen.setdefault(match.group(0).strip("."), None)
+    return list(seen)
+
+
+def header_addresses(msg: Message, *names: str) -> list[str]:
+    """Addresses found in the named headers."""
+    found: list[str] = []
+    for name in names:
+        for value in msg.get_all(name) or []:
+            found.extend(addresses_in(str(value)))
+    return found
+
+
+def normalize_recipient(raw: str) -> str | None:
+    """The canonical form of an address found in a report, or ``None`` if it is not one.
+
+    Addresses that ``parse_address`` refuses but that are plainly addresses (a bare host name
+    as domain, say) are kept lower-cased, because the report is still about them.
+    """
+    text = raw.strip().strip("<>").strip().rstrip(".,;:")
+    if text.lower().startswith(("rfc822;", "rfc822:")):
+        text = text[7:].strip().strip("<>")
+    if "@" not in text:
+        return None
+    try:
+        return parse_address(text).canonical
+    except InvalidAddress:
+        match = _BARE_ADDRESS.search(text)
+        return match.group(0).lower() if match else None

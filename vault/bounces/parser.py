@@ -1,0 +1,102 @@
+"""The entry point: one raw message in, the recipients it reports on (with reasons) out.
+
+Formats are tried from the most to the least structured: SES JSON, ARF, RFC 3464, plain text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from email.message import Message
+
+from vault.bounces.arf import is_arf, parse_arf
+from vault.bounces.autoreply import is_autoreply, parse_autoreply
+from vault.bounces.dsn import findings_from_fields, parse_dsn
+from vault.bounces.findings import Finding, find_command, to_recipient
+from vault.bounces.mime import header, load
+from vault.bounces.model import Kind, ParsedMessage
+from vault.bounces.ses import parse_ses
+from vault.bounces.textual import (
+    looks_like_bounce,
+    parse_text,
+    recipient_blocks,
+    report_text,
+    sender_addresses,
+)
+
+#: Larger inputs are not reports (a bounce quotes at most the original message); refusing them
+#: keeps a hostile mailbox from costing unbounded time.
+MAX_MESSAGE_BYTES = 20 * 1024 * 1024
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    """Parse one message; anything that is not a readable report gives ``kind=none``.
+
+    Never raises for any ``bytes`` input: a report that cannot be read is not a report.
+    """
+    if not isinstance(raw, bytes | bytearray | memoryview):
+        raise TypeError("parse_message takes the raw bytes of one message")
+    data = bytes(raw)
+    if not data.strip() or len(data) > MAX_MESSAGE_BYTES:
+        return ParsedMessage.empty()
+    try:
+        return _parse(data)
+    except RecursionError:
+        return ParsedMessage.empty()
+    except (ValueError, LookupError, UnicodeError, TypeError, AttributeError, IndexError, KeyError):
+        # The stdlib email package raises these on some malformed input; such input is not a
+        # report we can act on, and callers must be able to feed whole mailboxes without guards.
+        return ParsedMessage.empty()
+
+
+def _parse(data: bytes) -> ParsedMessage:
+    msg = load(data)
+    if msg is None:
+        return ParsedMessage.empty()
+    text = report_text(msg)
+
+    if "notificationType" in text or "amazonses" in header(msg, "From").lower():
+        ses = parse_ses(text)
+        if ses is not None:
+            kind = Kind.ARF if ses and all(f.feedback_type for f in ses) else Kind.DSN
+            return _result(kind, ses)
+    if is_arf(msg):
+        return _result(Kind.ARF, parse_arf(msg))
+    findings = parse_dsn(msg)
+    if not findings and "final-recipient:" in text.lower():
+        findings = findings_from_fields(text)
+    if findings:
+        return _result(Kind.DSN, _with_text(msg, text, findings))
+    if looks_like_bounce(msg, text):
+        return _result(Kind.DSN, parse_text(msg, text))
+    if is_autoreply(msg, text):
+        return _result(Kind.AUTOREPLY, parse_autoreply(msg))
+    return ParsedMessage.empty()
+
+
+def _with_text(msg: Message, text: str, findings: list[Finding]) -> list[Finding]:
+    """Let the human-readable part fill what the DSN fields left out (diagnostic, command)."""
+    blocks = recipient_blocks(text, exclude=sender_addresses(msg))
+    enriched = []
+    for finding in findings:
+        block = blocks.get(finding.recipient, "")
+        enriched.append(
+            replace(
+                finding,
+                diagnostic=finding.diagnostic or block or None,
+                command=finding.command
+                or find_command(block)
+                or find_command(finding.diagnostic or ""),
+            )
+        )
+    return enriched
+
+
+def _result(kind: Kind, findings: list[Finding]) -> ParsedMessage:
+    recipients = []
+    seen: set[str] = set()
+    for finding in findings:
+        if finding.recipient in seen:
+            continue
+        seen.add(finding.recipient)
+        recipients.append(to_recipient(finding))
+    return ParsedMessage(kind=kind, recipients=tuple(recipients))
