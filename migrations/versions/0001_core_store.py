@@ -120,7 +120,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subscribers")),
         sa.UniqueConstraint(
-            "list_id", "index_digest", name=op.f("uq_subscribers_list_id_index_digest")
+            "index_digest", "list_id", name=op.f("uq_subscribers_index_digest_list_id")
         ),
     )
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
@@ -128,9 +128,6 @@ def upgrade() -> None:
             batch_op.f("ix_subscribers_address_key_id"), ["address_key_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_subscribers_domain"), ["domain"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_subscribers_index_digest"), ["index_digest"], unique=False
-        )
         batch_op.create_index(
             batch_op.f("ix_subscribers_status_status_changed_at"),
             ["status", "status_changed_at"],
@@ -169,7 +166,6 @@ def downgrade() -> None:
     op.drop_table("consent_records")
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_subscribers_status_status_changed_at"))
-        batch_op.drop_index(batch_op.f("ix_subscribers_index_digest"))
         batch_op.drop_index(batch_op.f("ix_subscribers_domain"))
         batch_op.drop_index(batch_op.f("ix_subscribers_address_key_id"))
 
