@@ -210,7 +210,8 @@ def to_html(reports: list[PurgeReport], *, generated_at: datetime, store_label: 
                 "under the audit retention rule"
             )
         else:
-            audit_ref = f"audit entry #{report.audit_seq} (<code>{html.escape(report.audit_entry_id)}</code>)"
+            entry_id = html.escape(report.audit_entry_id)
+            audit_ref = f"audit entry #{report.audit_seq} (<code>{entry_id}</code>)"
         sections.append(
             f'<section class="run" id="run-{html.escape(report.run_id)}">'
             f"<h2>Run of {_day(report.started_at)}{badge}</h2>"
