@@ -263,6 +263,14 @@ def erase(
     )
 
 
+@app.command("subject-access")
+def subject_access(ctx: typer.Context, address: str) -> None:
+    """Everything held about one address, as JSON (for a data subject's access request)."""
+    with _vault(ctx) as store:
+        answer = store.subject_access(address)
+    sys.stdout.write(json.dumps(answer, indent=2, ensure_ascii=False) + "\n")
+
+
 @app.command()
 def domains(
     ctx: typer.Context, list_name: Annotated[str | None, typer.Option("--list")] = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -43,9 +44,14 @@ def retention_show(ctx: typer.Context) -> None:
 def purge(
     ctx: typer.Context,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count only; remove nothing.")] = False,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", min=1, help="Records a transaction.")
+    ] = None,
 ) -> None:
     """Apply every retention rule in batches; resumes an interrupted run."""
     config = retention_config(state(ctx).settings)
+    if batch_size is not None:
+        config = replace(config, batch_size=batch_size)
     with open_store(ctx) as store:
         with progress_bar("purging", None) as advance:
             run_id = run_purge(
