@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -158,6 +159,20 @@ def test_ses_json_notification() -> None:
 def test_ordinary_mail_is_not_a_report() -> None:
     raw = b"From: friend@example.net\nTo: me@example.org\nSubject: lunch?\n\nTomorrow at noon?\n"
     assert parse_message(raw) == ParsedMessage.empty()
+
+
+def test_separator_lines_do_not_backtrack() -> None:
+    # Rows of "=" or "-" that no keyword follows once made the cut-off search cubic: seconds
+    # for a 2 kB report, so a hostile mailbox could stall ingestion.
+    rule = b"=" * 76 + b"\n"
+    raw = (
+        b"From: MAILER-DAEMON@mx.example.net\nSubject: Delivery status notification\n\n"
+        + (rule + b"   Technical details:\n" + rule + b"\n") * 20
+        + b"SMTP:RCPT host 192.0.2.1: 550 5.1.1 <gone@example.jp>... No such user\n"
+    )
+    started = time.perf_counter()
+    parse_message(raw)
+    assert time.perf_counter() - started < 1.0
 
 
 @pytest.mark.parametrize(
