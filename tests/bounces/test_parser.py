@@ -207,3 +207,56 @@ def test_random_bytes_never_raise(raw: bytes) -> None:
 @given(st.binary(max_size=2048))
 def test_random_bytes_inside_a_report_never_raise(noise: bytes) -> None:
     assert isinstance(parse_message(_DSN[: len(_DSN) // 2] + noise), ParsedMessage)
+
+
+_WRONG_BOUNDARY = b"""From: MAILER-DAEMON@mx.example.net
+To: sender@example.org
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="DECLARED.1/mx"
+
+--USED.2/mx
+Content-Type: text/plain
+
+<gone@example.jp>: host mx.example.jp[192.0.2.1] said: 550 5.1.1 User unknown
+    (in reply to RCPT TO command)
+
+--USED.2/mx
+Content-Type: message/delivery-status
+
+Final-Recipient: rfc822; gone@example.jp
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 User unknown
+
+--USED.2/mx--
+"""
+
+
+def test_a_boundary_the_body_does_not_use_is_repaired() -> None:
+    result = parse_message(_WRONG_BOUNDARY)
+    assert [(r.recipient, r.reason) for r in result.recipients] == [
+        ("gone@example.jp", Reason.USER_UNKNOWN)
+    ]
+
+
+def test_a_multipart_without_any_delimiter_is_read_as_text() -> None:
+    raw = _WRONG_BOUNDARY.replace(b"--USED.2/mx--\n", b"").replace(b"--USED.2/mx\n", b"")
+    result = parse_message(raw)
+    assert [r.recipient for r in result.recipients] == ["gone@example.jp"]
+
+
+def test_the_remote_code_inside_a_generic_status_decides() -> None:
+    raw = _DSN.replace(b"Status: 5.1.1", b"Status: 5.0.0").replace(
+        b"550 5.1.1 <kijitora@example.jp>: Recipient address rejected:\n    User unknown",
+        b"550 5.2.2 <kijitora@example.jp>: Mailbox full",
+    )
+    first = parse_message(raw).recipients[0]
+    assert (first.status, first.reason) == ("5.2.2", Reason.MAILBOX_FULL)
+
+
+def test_powermta_bounce_category_names_the_reason() -> None:
+    raw = _DSN.replace(
+        b"Status: 5.1.1\n", b"Status: 5.0.0\nX-PowerMTA-BounceCategory: quota-issues\n"
+    )
+    assert parse_message(raw).recipients[0].reason is Reason.MAILBOX_FULL

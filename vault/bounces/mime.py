@@ -30,11 +30,49 @@ _ORIGINAL_TYPES = frozenset({"message/rfc822", "text/rfc822-headers", "message/r
 
 
 def load(raw: bytes) -> Message | None:
-    """Parse bytes into a ``Message``, or ``None`` if even the lenient parser gives up."""
+    """Parse bytes into a ``Message``, or ``None`` if even the lenient parser gives up.
+
+    A multipart message whose declared boundary never occurs in its body (MTAs that rewrite
+    one and not the other) is parsed again with the delimiter its body actually uses, or, when
+    it uses none, as plain text, so that its report is still read.
+    """
     try:
-        return message_from_bytes(raw, policy=compat32)
+        msg = message_from_bytes(raw, policy=compat32)
     except Exception:  # the stdlib parser is lenient, but guard against its rare crashes
         return None
+    if msg.get_content_maintype() == "multipart" and not isinstance(msg.get_payload(), list):
+        try:
+            return _without_broken_boundary(msg, raw)
+        except Exception:  # a repair that fails leaves the message as the parser read it
+            return msg
+    return msg
+
+
+# A delimiter line "--token"; RFC 2046 limits the token to 70 characters.
+_DELIMITER = re.compile(rb"^--([^\s][^\r\n]{0,69}?)[ \t]*\r?$", re.MULTILINE)
+
+
+def _without_broken_boundary(msg: Message, raw: bytes) -> Message:
+    head, sep, body = raw.partition(b"\n\n")
+    if not sep:
+        head, sep, body = raw.partition(b"\r\n\r\n")
+    declared = msg.get_boundary()
+    seen: dict[bytes, int] = {}
+    for match in _DELIMITER.finditer(body):
+        token = match.group(1)
+        token = token[:-2] if token.endswith(b"--") else token
+        seen[token] = seen.get(token, 0) + 1
+        if seen[token] >= 2 and declared and declared.encode() in head:
+            # The first delimiter that opens and then closes or repeats is the real one.
+            fixed = head.replace(declared.encode(), token.replace(b"\\", b"\\\\"), 1)
+            repaired = message_from_bytes(fixed + sep + body, policy=compat32)
+            if isinstance(repaired.get_payload(), list):
+                return repaired
+    # No delimiter at all: the report is the body itself.
+    plain = message_from_bytes(raw, policy=compat32)
+    del plain["Content-Type"]
+    plain["Content-Type"] = "text/plain"
+    return plain
 
 
 def header(msg: Message, name: str) -> str:
