@@ -260,3 +260,35 @@ def test_powermta_bounce_category_names_the_reason() -> None:
         b"Status: 5.1.1\n", b"Status: 5.0.0\nX-PowerMTA-BounceCategory: quota-issues\n"
     )
     assert parse_message(raw).recipients[0].reason is Reason.MAILBOX_FULL
+
+
+def test_a_report_sent_to_the_failed_address_itself_names_it() -> None:
+    raw = b"""From: Mail Delivery System <mailer-daemon@mx.example.net>
+To: self@example.fr
+Subject: Mail delivery failed: returning message to sender
+
+A message that you sent could not be delivered to one or more of
+its recipients. This is a permanent error. The following address(es)
+failed:
+
+self@example.fr:
+SMTP error from remote server for TEXT command, host: smtp-in.example.fr
+reason: 550 5.7.1 Message rejected as spam
+"""
+    result = parse_message(raw)
+    assert [(r.recipient, r.command, r.group) for r in result.recipients] == [
+        ("self@example.fr", "DATA", Group.NOT_RECIPIENT)
+    ]
+
+
+def test_utf8_body_labelled_iso_2022_jp_is_read() -> None:
+    raw = (
+        "From: no-reply@example.jp\nTo: <me@example.org>\nSubject: メールエラー通知\n"
+        'Content-Type: text/plain; charset="ISO-2022-JP"\n\n'
+        "送信先のメールボックスが一杯のため、送信できませんでした。\n\n"
+        "     Could not be delivered to: <full@example.jp>\n     As their mailbox is full.\n"
+    ).encode()
+    result = parse_message(raw)
+    assert [(r.recipient, r.reason) for r in result.recipients] == [
+        ("full@example.jp", Reason.MAILBOX_FULL)
+    ]

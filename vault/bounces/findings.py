@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 from vault.bounces.classify import classify
 from vault.bounces.model import BouncedRecipient, Group, Reason, group_of
+from vault.bounces.rhosts import provider_reason
 from vault.bounces.status import (
     find_remote_status,
     find_reply_code,
@@ -111,12 +112,16 @@ class Finding:
 def to_recipient(finding: Finding) -> BouncedRecipient:
     """Classify a finding (unless its parser already knew the reason) into a result."""
     done = finding.completed()
-    reason = done.reason or classify(
-        status=done.status,
-        diagnostic=done.diagnostic,
-        action=done.action,
-        diagnostic_type=done.diagnostic_type,
-        command=done.command,
+    reason = (
+        done.reason
+        or provider_reason(done.diagnostic)
+        or classify(
+            status=done.status,
+            diagnostic=done.diagnostic,
+            action=done.action,
+            diagnostic_type=done.diagnostic_type,
+            command=done.command,
+        )
     )
     group: Group = group_of(reason)
     diagnostic = " ".join(done.diagnostic.split()) if done.diagnostic else None

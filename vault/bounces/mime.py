@@ -9,7 +9,7 @@ import codecs
 import html
 import re
 from email import message_from_bytes, message_from_string
-from email.header import decode_header, make_header
+from email.header import Header, decode_header, make_header
 from email.message import Message
 from email.policy import compat32
 
@@ -81,10 +81,27 @@ def header(msg: Message, name: str) -> str:
         value = msg.get(name)
         if value is None:
             return ""
+        if isinstance(value, Header):
+            # Raw 8-bit bytes in a header (no encoded-words): almost always UTF-8.
+            value = _raw_header_text(value)
         text = str(make_header(decode_header(str(value))))
     except Exception:  # undecodable encoded-words: keep the raw value
         text = str(msg.get(name, ""))
     return " ".join(text.split())
+
+
+def _raw_header_text(value: Header) -> str:
+    chunks = []
+    for chunk, charset in decode_header(value):
+        if isinstance(chunk, bytes):
+            name = str(charset) if charset and str(charset) != "unknown-8bit" else "utf-8"
+            try:
+                chunks.append(chunk.decode(name, errors="replace"))
+            except LookupError:
+                chunks.append(chunk.decode("utf-8", errors="replace"))
+        else:
+            chunks.append(chunk)
+    return "".join(chunks)
 
 
 def part_text(part: Message) -> str:
@@ -100,9 +117,16 @@ def part_text(part: Message) -> str:
         return ""
     charset = _charset(part)
     try:
-        text = payload.decode(charset, errors="replace")
+        text = payload.decode(charset)
     except (LookupError, UnicodeError):
-        text = payload.decode("utf-8", errors="replace")
+        # A label that lies (UTF-8 sent as "iso-2022-jp"): UTF-8 first, else the label lossily.
+        try:
+            text = payload.decode("utf-8")
+        except UnicodeError:
+            try:
+                text = payload.decode(charset, errors="replace")
+            except (LookupError, UnicodeError):
+                text = payload.decode("utf-8", errors="replace")
     if part.get_content_type() == "text/html":
         text = html.unescape(_TAG.sub(" ", re.sub(r"(?i)<br\s*/?>|</p>|</div>", "\n", text)))
     return text.replace("\r\n", "\n").replace("\r", "\n")

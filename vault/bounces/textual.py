@@ -31,7 +31,8 @@ _CUT = re.compile(
     r"(?:original|returned|undelivered|unsent|rejected|copy of|below this line|message header|"
     r"headers? of|(?:message|original|mail|content) follows|message text|"
     r"元のメッセージ|元メッセージ|送信したメッセージ)"
-    r"|original message follows|[ \t]*the original message (?:was|is) (?:attached|included|below)"
+    r"|original (?:message|mail) (?:as )?follows"
+    r"|[ \t]*the original message (?:was|is) (?:attached|included|below)"
     r"|[ \t]*below is (?:a copy|the original)|[ \t]*a copy of the original message|"
     r"(?:return-path|received|dkim-signature|x-received|arc-seal|message-id|mime-version"
     r"|x-originating-ip|x-google-smtp-source|x-gm-message-state):[ \t])",
@@ -42,7 +43,7 @@ _ADDR = rf"(?:{ADDRESS})"
 _START = re.compile(
     rf"""^[ \t]*(?:[45]\d\d[ -](?:[245]\.\d{{1,3}}\.\d{{1,3}}[ ])?)?
     (?:(?:final[- ]|original[- ]|failed[- ]|invalid[- ]|bad[- ]|unknown[- ])?
-       (?:recipient|address|rcpt|user|e-?mail|destination)(?:[ ]address)?(?:\(es\)|s)?
+       (?:recipient|address|rcpt(?:[ ]to)?|user|e-?mail|destination)(?:[ ]address)?(?:\(es\)|s)?
        [ \t]*[:=][ \t]*(?:rfc822;[ \t]*)?)?
     [<"(\[]?(?P<addr>{_ADDR})[>")\]]?
     (?P<rest>
@@ -74,7 +75,10 @@ def report_text(msg: Message) -> str:
     chunks = []
     for part in walk_outer(msg):
         ctype = part.get_content_type()
-        if ctype.startswith("text/") and ctype not in {"text/rfc822-headers"}:
+        # A multipart leaf is one whose boundary the parser could not find: only text is left.
+        if (ctype.startswith("text/") and ctype != "text/rfc822-headers") or ctype.startswith(
+            "multipart/"
+        ):
             chunks.append(part_text(part))
     text = "\n".join(chunks)
     cut = _CUT.search(text, _skip_leading_headers(text))
@@ -90,6 +94,11 @@ def _skip_leading_headers(text: str) -> int:
 def sender_addresses(msg: Message) -> set[str]:
     """Addresses of the report's own sender and addressee: never the failed recipient."""
     found = header_addresses(msg, "From", "To", "Return-Path", "Reply-To", "Sender")
+    return {norm for raw in found if (norm := normalize_recipient(raw))}
+
+
+def _addressees(msg: Message) -> set[str]:
+    found = header_addresses(msg, "To")
     return {norm for raw in found if (norm := normalize_recipient(raw))}
 
 
@@ -127,6 +136,10 @@ def parse_text(msg: Message, text: str) -> list[Finding]:
         if (norm := normalize_recipient(raw))
     ]
     blocks = _blocks(text, exclude)
+    if not blocks and not failed:
+        # A report about the very address it is sent to (someone mailing themselves, or a
+        # forwarder): a line that opens with it still names the failed recipient.
+        blocks = _blocks(text, exclude - {a for a in exclude if a in _addressees(msg)})
     diag_all = " ".join(text.split())
     if failed:
         return [
@@ -156,11 +169,12 @@ _BOUNCE_SUBJECT = re.compile(
     r"failure notice|returned mail|mail delivery|could not (?:be )?deliver|non[- ]?delivery|"
     r"not delivered|delivery error|bounce|mail failure|rejected|warning: message|"
     r"nondeliverable|mail system error|error sending message|fehlgeschlagen|unzustellbar|"
-    r"non remis|no se pudo entregar|配信|不達|エラー|returned to sender|failed|failure",
+    r"non remis|no se pudo entregar|配信|不達|エラー|returned to sender|failed|failure|"
+    r"error sending your (?:mail|message)",
     re.IGNORECASE,
 )
 _DAEMON_FROM = re.compile(
-    r"mailer-daemon|mail-daemon|postmaster|mail delivery|mail administrator|mdaemon|"
+    r"mailer-daemon|mail-daemon|post_?master|mail delivery|mail administrator|mdaemon|"
     r"mail ?system|daemon|no-?reply.*(?:bounce|delivery)|bounce",
     re.IGNORECASE,
 )
@@ -169,7 +183,8 @@ _BOUNCE_BODY = re.compile(
     r"undeliverable|permanent (?:error|failure)|failed permanently|unable to deliver|"
     r"did not reach|delivery to the following recipient|following address(?:es)? (?:had|failed)|"
     r"not be delivered|wasn'?t able to deliver|error (?:occurred|has occurred) while|"
-    r"returned to sender|delivery status notification",
+    r"returned to sender|delivery status notification|trouble delivering your message|"
+    r"invalid user address",
     re.IGNORECASE,
 )
 
