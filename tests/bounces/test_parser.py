@@ -292,3 +292,56 @@ def test_utf8_body_labelled_iso_2022_jp_is_read() -> None:
     assert [(r.recipient, r.reason) for r in result.recipients] == [
         ("full@example.jp", Reason.MAILBOX_FULL)
     ]
+
+
+def test_an_mbox_of_reports_gives_every_recipient() -> None:
+    second = _DSN.replace(b"Kijitora@Example.JP", b"other@example.jp").replace(
+        b"kijitora@example.jp", b"other@example.jp"
+    )
+    raw = b"From MAILER-DAEMON Thu Apr 29 23:34:45 2015\n" + _DSN + b"\n"
+    raw += b"From MAILER-DAEMON Thu Apr 29 23:34:46 2015\n" + second
+    result = parse_message(raw)
+    assert result.kind is Kind.DSN
+    assert [r.recipient for r in result.recipients] == [
+        "kijitora@example.jp",
+        "neko@example.jp",
+        "other@example.jp",
+    ]
+
+
+def test_a_dsn_forwarded_as_an_attachment_is_read() -> None:
+    raw = (
+        b"""From: MAILER-DAEMON@gw.example.net
+To: sender@example.org
+Subject: Returned mail: User unknown
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="OUT"
+
+--OUT
+Content-Type: text/plain
+
+----- The following addresses had permanent delivery errors -----
+
+--OUT
+Content-Type: message/rfc822
+
+"""
+        + _DSN
+        + b"\n--OUT--\n"
+    )
+    result = parse_message(raw)
+    assert result.recipients[0].recipient == "kijitora@example.jp"
+    assert result.recipients[0].reason is Reason.USER_UNKNOWN
+
+
+def test_auto_submitted_auto_replied_alone_is_an_autoreply() -> None:
+    raw = b"""From: <noreply@example.com>
+To: <news@example.org>
+Subject: AutoRespons :Nyaan?
+Auto-Submitted: auto-replied
+
+This inbox is no longer in use. Please contact someone else.
+"""
+    result = parse_message(raw)
+    assert result.kind is Kind.AUTOREPLY
+    assert [r.group for r in result.recipients] == [Group.IGNORE]

@@ -149,7 +149,10 @@ def parse_text(msg: Message, text: str) -> list[Finding]:
             for addr in dict.fromkeys(failed)
         ]
     if blocks:
-        return [Finding(recipient=a, diagnostic=_diagnostic(b)) for a, b in blocks.items()]
+        return [
+            Finding(recipient=a, diagnostic=_block_diagnostic(b, diag_all))
+            for a, b in blocks.items()
+        ]
     loose = [
         norm
         for raw in addresses_in(text)
@@ -158,6 +161,17 @@ def parse_text(msg: Message, text: str) -> list[Finding]:
         and not _NON_RECIPIENT_LOCAL.match(norm.rpartition("@")[0])
     ]
     return [Finding(recipient=addr, diagnostic=diag_all) for addr in dict.fromkeys(loose)]
+
+
+def _block_diagnostic(block: _Block, whole: str) -> str:
+    # A block without a reply code while the report has one only lists the address (a "Message
+    # details" section); the error it failed with is elsewhere in the report.
+    if not any(_REPLY_CODE.search(line) for line in block.lines) and _REPLY_CODE.search(whole):
+        return whole
+    return _diagnostic(block)
+
+
+_REPLY_CODE = re.compile(r"(?:^|[\s;(\[])[245][0-7]\d(?:[ :-]+\S)|\b[245]\.\d{1,3}\.\d{1,3}\b")
 
 
 def _diagnostic(block: _Block) -> str:
