@@ -345,3 +345,30 @@ This inbox is no longer in use. Please contact someone else.
     result = parse_message(raw)
     assert result.kind is Kind.AUTOREPLY
     assert [r.group for r in result.recipients] == [Group.IGNORE]
+
+
+def test_fml_refusal_names_the_list_address() -> None:
+    raw = b"""From: cats-admin@example.org
+To: someone@example.net
+Subject: You someone@example.net are not member (cats ML)
+Message-ID: <200504292334.FMLFFFFFF0.cats@example.org>
+X-MLServer: fml [fml 4.0.3 release (20011202/4.0.3)]
+
+You are not a member of this mailing list <cats@example.org>.
+
+If you know the general guide of this list, please send mail to
+
+\tcats-ctl@example.org
+"""
+    result = parse_message(raw)
+    assert [(r.recipient, r.reason) for r in result.recipients] == [
+        ("cats@example.org", Reason.REJECTED)
+    ]
+
+
+def test_delivery_to_a_pipe_is_a_mailer_error() -> None:
+    raw = _DSN.replace(
+        b"Action: failed\nStatus: 5.1.1",
+        b"X-Actual-Recipient: rfc822; |/usr/bin/procmail\nAction: failed\nStatus: 5.5.0",
+    ).replace(b"Diagnostic-Code: smtp; 550 5.1.1", b"X-Diagnostic: 550 5.5.0")
+    assert parse_message(raw).recipients[0].reason is Reason.MAILER_ERROR

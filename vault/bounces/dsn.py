@@ -89,6 +89,9 @@ def findings_from_fields(text: str) -> list[Finding]:
         if recipient is None:
             continue
         dtype, diagnostic = _typed(block.get("diagnostic-code", ""))
+        if _typed(block.get("x-actual-recipient", ""))[1].startswith("|"):
+            # Delivered to a pipe ("|procmail ..."): the local program failed, not the mailbox.
+            dtype = "x-unix"
         remote = _typed(block.get("remote-mta", ""))[1] or None
         findings.append(
             Finding(

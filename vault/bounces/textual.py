@@ -61,6 +61,7 @@ _ID_LINE = re.compile(
     r"^[\s>]*(?:message-?id|references|in-reply-to|x-message-id|original-envelope-id)\s*:.*$",
     re.IGNORECASE | re.MULTILINE,
 )
+_ANGLED = re.compile(rf"<({_ADDR})>")
 _NON_RECIPIENT_LOCAL = re.compile(r"^(?:mailer-daemon|mail-daemon|mailerdaemon)$", re.I)
 
 
@@ -135,6 +136,11 @@ def parse_text(msg: Message, text: str) -> list[Finding]:
         for raw in header_addresses(msg, "X-Failed-Recipients")
         if (norm := normalize_recipient(raw))
     ]
+    if msg.get("X-MLServer") and not failed:
+        # fml quotes the address it refers to in angle brackets ("not a member ... <list@>").
+        diag = " ".join(text.split())
+        quoted = [n for raw in _ANGLED.findall(text) if (n := normalize_recipient(raw))]
+        return [Finding(recipient=a, diagnostic=diag) for a in dict.fromkeys(quoted)]
     blocks = _blocks(text, exclude)
     if not blocks and not failed:
         # A report about the very address it is sent to (someone mailing themselves, or a
@@ -206,6 +212,9 @@ _BOUNCE_BODY = re.compile(
 def looks_like_bounce(msg: Message, text: str) -> bool:
     """Whether a message without a DSN part is a delivery failure report at all."""
     if msg.get("X-Failed-Recipients"):
+        return True
+    if msg.get("X-MLServer") and "-admin@" in header(msg, "From").lower():
+        # fml mailing list manager refusing a post (not a member, loop, duplicate).
         return True
     subject = header(msg, "Subject")
     sender = header(msg, "From")
