@@ -65,3 +65,10 @@ def test_improper_command_sequence_is_a_syntax_error() -> None:
     assert classify(status="5.5.0", diagnostic="503 Improper sequence of commands") is (
         Reason.SYNTAX_ERROR
     )
+
+
+def test_quoted_recipient_alone_does_not_mean_rcpt() -> None:
+    # With no command known, "user unknown" may be a content filter's answer after DATA.
+    text = "550 <a@b.example>: User unknown"
+    assert classify(status="5.0.0", diagnostic=text).value in {"on_hold", "filtered"}
+    assert classify(status="5.0.0", diagnostic=text, command="RCPT") is Reason.USER_UNKNOWN

@@ -372,3 +372,19 @@ def test_delivery_to_a_pipe_is_a_mailer_error() -> None:
         b"X-Actual-Recipient: rfc822; |/usr/bin/procmail\nAction: failed\nStatus: 5.5.0",
     ).replace(b"Diagnostic-Code: smtp; 550 5.1.1", b"X-Diagnostic: 550 5.5.0")
     assert parse_message(raw).recipients[0].reason is Reason.MAILER_ERROR
+
+
+def test_yahoo_reply_quoting_the_recipient_answered_rcpt() -> None:
+    raw = (
+        b"From: MAILER-DAEMON@yahoo.com\nTo: s@example.org\nSubject: Failure Notice\n"
+        b"X-YMailISG: abc\n\n"
+        b"Sorry, we were unable to deliver your message to the following address.\n\n"
+        b"<gone@example.jp>:\n550: <gone@example.jp>: User unknown\n\n"
+        b"--- Below this line is a copy of the message.\n"
+    )
+    (found,) = parse_message(raw).recipients
+    assert (found.recipient, found.command, found.reason) == (
+        "gone@example.jp",
+        "RCPT",
+        Reason.USER_UNKNOWN,
+    )

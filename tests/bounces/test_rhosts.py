@@ -30,3 +30,24 @@ from vault.bounces.rhosts import provider_reason
 )
 def test_provider_codes(diagnostic: str | None, reason: Reason | None) -> None:
     assert provider_reason(diagnostic) is reason
+
+
+@pytest.mark.parametrize(
+    ("diagnostic", "remote_mta", "reason"),
+    [
+        ("550 <a@ezweb.ne.jp>: User unknown", "lsean.ezweb.ne.jp", Reason.USER_UNKNOWN),
+        ("550 : User unknown", "lsean.ezweb.ne.jp. (192.0.2.1)", Reason.FILTERED),
+        (
+            "550 5.1.351 Remote server returned ... -> 550 : User unknown",
+            "msmx.au.com",
+            Reason.FILTERED,
+        ),
+        ("host lsean.ezweb.ne.jp [192.0.2.1]: 550 : User unknown", None, Reason.FILTERED),
+        # The same words from any other host are left to the general rules.
+        ("550 : User unknown", "mx.example.net", None),
+    ],
+)
+def test_kddi_by_remote_host(
+    diagnostic: str, remote_mta: str | None, reason: Reason | None
+) -> None:
+    assert provider_reason(diagnostic, remote_mta) is reason

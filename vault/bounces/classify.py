@@ -70,7 +70,7 @@ _SPACE = re.compile(r"\s+")
 _DIRECTORY_MISS = re.compile(
     r"recipient name is not recognized|not listed in (?:the )?(?:domino directory|public name"
     r"|directory)|no such user|invalid (?:final delivery userid|recipient)|user not exist"
-    r"|unknown user:|recip(?:ient)?notfound|mailbox unavailable|no valid recipients",
+    r"|unknown user(?::| [^\s<]+@)|recip(?:ient)?notfound|mailbox unavailable|no valid recipients",
     re.IGNORECASE,
 )
 _NULL_MX = re.compile(r"null ?mx|no smtp service|accepts no mail", re.IGNORECASE)

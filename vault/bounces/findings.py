@@ -67,15 +67,14 @@ def find_command(text: str) -> str | None:
     return None
 
 
-def _names_recipient(text: str, recipient: str) -> str | None:
-    """``RCPT`` when the remote reply quotes the recipient ("550 <a@b>: User unknown"): a
-    server names the address it refuses when it answers RCPT TO, not after reading the message."""
+def names_recipient(text: str, recipient: str) -> bool:
+    """Whether a remote reply quotes the recipient ("550: <a@b>: User unknown")."""
     local, _, domain = recipient.rpartition("@")
     if not local:
-        return None
+        return False
     quoted = re.escape(local) + "@" + re.escape(domain)
-    pattern = rf"\b[45]\d\d[ -](?:[245]\.\d+\.\d+ )?(?:\S+ ){{0,3}}<?{quoted}>?"
-    return "RCPT" if re.search(pattern, text, re.IGNORECASE) else None
+    pattern = rf"\b[45]\d\d:?[ -](?:[245]\.\d+\.\d+ )?(?:\S+ ){{0,3}}<?{quoted}>?"
+    return re.search(pattern, text, re.IGNORECASE) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +101,10 @@ class Finding:
             # server's precise code in a generic one of its own.
             status = quoted
         status = status or quoted or status_from_reply(find_reply_code(text))
+        # A reply that merely quotes the recipient does not say which command it answered:
+        # Postfix, Active!Hunter and MXLogic relay "550 <a@b>: User unknown" from filters that
+        # refuse after DATA too, so only formats that say so (Yahoo's, see textual) imply RCPT.
         command = self.command or find_command(text)
-        if not command and (not status or status.endswith(".0.0")):
-            # Only a bare reply: whether it quotes the recipient is the best hint left.
-            command = _names_recipient(text, self.recipient)
         return replace(self, status=status, command=command)
 
 
@@ -114,7 +113,7 @@ def to_recipient(finding: Finding) -> BouncedRecipient:
     done = finding.completed()
     reason = (
         done.reason
-        or provider_reason(done.diagnostic)
+        or provider_reason(done.diagnostic, done.remote_mta)
         or classify(
             status=done.status,
             diagnostic=done.diagnostic,

@@ -12,7 +12,7 @@ from email.message import Message
 from vault.bounces.arf import is_arf, parse_arf
 from vault.bounces.autoreply import is_autoreply, parse_autoreply
 from vault.bounces.dsn import findings_from_fields, parse_dsn
-from vault.bounces.findings import Finding, find_command, to_recipient
+from vault.bounces.findings import Finding, find_command, names_recipient, to_recipient
 from vault.bounces.mime import find_parts, header, load
 from vault.bounces.model import BouncedRecipient, Kind, ParsedMessage
 from vault.bounces.ses import parse_ses
@@ -88,7 +88,16 @@ def _parse(data: bytes) -> ParsedMessage:
     if findings:
         return _result(Kind.DSN, _with_text(msg, text, findings))
     if looks_like_bounce(msg, text):
-        return _result(Kind.DSN, parse_text(msg, text))
+        found = parse_text(msg, text)
+        if msg.get("X-YMailISG"):
+            # Yahoo! Mail reports only refusals of RCPT TO with the recipient quoted in them.
+            found = [
+                replace(f, command=f.command or "RCPT")
+                if names_recipient(f.diagnostic or "", f.recipient)
+                else f
+                for f in found
+            ]
+        return _result(Kind.DSN, found)
     if is_autoreply(msg, text):
         return _result(Kind.AUTOREPLY, parse_autoreply(msg))
     return ParsedMessage.empty()

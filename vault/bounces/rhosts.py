@@ -68,10 +68,32 @@ _GODADDY_CODES: dict[str, Reason] = {
 }
 
 
-def provider_reason(diagnostic: str | None) -> Reason | None:
-    """The reason a provider's own refusal reference gives, if the diagnostic carries one."""
+# KDDI (au, ezweb.ne.jp) answers "550 <a@b>: User unknown" for a mailbox that does not exist
+# and "550 : User unknown", with the address left out, when the recipient's own domain or
+# address filter refused the sender.
+_KDDI_HOST = re.compile(r"(?:^|[\s;\[(])[a-z0-9.\-]*(?:\.ezweb\.ne\.jp|\bmsmx\.au\.com)\b", re.I)
+_KDDI_FILTERED = re.compile(r"\b550 : user unknown", re.I)
+_KDDI_UNKNOWN = re.compile(r">: user unknown", re.I)
+
+
+def _kddi_reason(diagnostic: str, remote_mta: str | None) -> Reason | None:
+    if not (_KDDI_HOST.search(remote_mta or "") or _KDDI_HOST.search(diagnostic)):
+        return None
+    if _KDDI_FILTERED.search(diagnostic):
+        return R.FILTERED
+    if _KDDI_UNKNOWN.search(diagnostic):
+        return R.USER_UNKNOWN
+    return None
+
+
+def provider_reason(diagnostic: str | None, remote_mta: str | None = None) -> Reason | None:
+    """The reason a provider's own refusal reference gives, if the diagnostic carries one;
+    ``remote_mta`` (the host that refused) selects rules for providers known by name."""
     if not diagnostic:
         return None
+    by_host = _kddi_reason(diagnostic, remote_mta)
+    if by_host is not None:
+        return by_host
     match = _FRANCE_PTT.search(diagnostic)
     if match:
         # A code missing from the table is one Orange/La Poste use for "try again later".
