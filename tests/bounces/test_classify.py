@@ -72,3 +72,41 @@ def test_quoted_recipient_alone_does_not_mean_rcpt() -> None:
     text = "550 <a@b.example>: User unknown"
     assert classify(status="5.0.0", diagnostic=text).value in {"on_hold", "filtered"}
     assert classify(status="5.0.0", diagnostic=text, command="RCPT") is Reason.USER_UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("status", "diagnostic", "reason"),
+    [
+        # Why the host could not be reached outranks the queue giving up.
+        (
+            "4.4.1",
+            "Sorry, I wasn't able to establish an SMTP connection. (#4.4.1) I'm not going to "
+            "try again; this message has been in the queue too long.",
+            Reason.NETWORK_ERROR,
+        ),
+        (
+            "4.4.1",
+            "connect to mx.example.net[192.0.2.2]:25: No route to host",
+            Reason.NETWORK_ERROR,
+        ),
+        ("4.4.7", "Name server: example.jp.: host name lookup failure", Reason.NETWORK_ERROR),
+        # A connection that only timed out, retried until the queue ran out, expired.
+        ("4.4.1", "connect to mx.example.net[192.0.2.2]:25: Connection timed out", Reason.EXPIRED),
+        (None, "Connection timed out", Reason.EXPIRED),
+        (
+            "4.1.9",
+            "Resources temporarily unavailable [#4.1.9]. I'm not going to try again; this "
+            "message has been in the queue too long.",
+            Reason.EXPIRED,
+        ),
+        (None, "Unable to deliver message after multiple retries, giving up.", Reason.EXPIRED),
+        (
+            "4.4.3",
+            "Unable to contact LDAP server. (#4.4.3)I'm not going to try again; this message "
+            "has been in the queue too long.",
+            Reason.SYSTEM_ERROR,
+        ),
+    ],
+)
+def test_expired_against_network_error(status: str | None, diagnostic: str, reason: Reason) -> None:
+    assert classify(status=status, diagnostic=diagnostic) is reason

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vault.bounces import Reason
-from vault.bounces.rhosts import provider_reason
+from vault.bounces.rhosts import provider_reason, status_reason
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,19 @@ def test_kddi_by_remote_host(
     diagnostic: str, remote_mta: str | None, reason: Reason | None
 ) -> None:
     assert provider_reason(diagnostic, remote_mta) is reason
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        ("5.4.312", Reason.NETWORK_ERROR),
+        ("4.4.316", Reason.EXPIRED),
+        ("5.7.505", Reason.FILTERED),
+        ("5.7.708", Reason.RATE_LIMITED),
+        ("5.7.1", None),
+        ("5.4.3", None),
+        (None, None),
+    ],
+)
+def test_exchange_online_codes(status: str | None, reason: Reason | None) -> None:
+    assert status_reason(status) is reason

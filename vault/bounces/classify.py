@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from vault.bounces.model import Reason
-from vault.bounces.phrases import PHRASES
+from vault.bounces.phrases import NETWORK_FAILURE, PHRASES, QUEUE_EXPIRY
 from vault.bounces.status import reason_for_status
 
 # Reasons tried first, in this order: the specific ones a status code or a phrase can name.
@@ -73,6 +73,10 @@ _DIRECTORY_MISS = re.compile(
     r"|unknown user(?::| [^\s<]+@)|recip(?:ient)?notfound|mailbox unavailable|no valid recipients",
     re.IGNORECASE,
 )
+# The sending side's own directory could not be asked (qmail-ldap): retrying cannot help.
+_DIRECTORY_FAILURE = re.compile(
+    r"unable to contact ldap server|timeout while talking to ldap", re.I
+)
 _NULL_MX = re.compile(r"null ?mx|no smtp service|accepts no mail", re.IGNORECASE)
 
 
@@ -121,6 +125,15 @@ def classify(
     if local_program:
         return Reason.MAILER_ERROR
 
+    if coded is None or coded in _VAGUE or coded is Reason.EXPIRED:
+        # Retried until the queue gave up: why the host could not be reached comes first.
+        if _DIRECTORY_FAILURE.search(text):
+            return Reason.SYSTEM_ERROR
+        if NETWORK_FAILURE.search(text):
+            return Reason.NETWORK_ERROR
+        # A permanent code is the remote server's refusal, not a queue that ran out.
+        if QUEUE_EXPIRY.search(text) and not (status or "").startswith("5."):
+            return Reason.EXPIRED
     if coded is None or coded in _VAGUE:
         for reason in _SECOND_PASS:
             if matches(reason, text):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from vault.bounces.classify import classify
 from vault.bounces.model import BouncedRecipient, Group, Reason, group_of
-from vault.bounces.rhosts import provider_reason
+from vault.bounces.rhosts import provider_reason, status_reason
 from vault.bounces.status import (
     find_remote_status,
     find_reply_code,
@@ -114,6 +114,7 @@ def to_recipient(finding: Finding) -> BouncedRecipient:
     reason = (
         done.reason
         or provider_reason(done.diagnostic, done.remote_mta)
+        or status_reason(done.status)
         or classify(
             status=done.status,
             diagnostic=done.diagnostic,

@@ -15,6 +15,38 @@ def _any(*patterns: str) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
 
 
+#: Words that settle "the queue ran out" against "the network failed", whatever the code says,
+#: in Sisimai's order: a failure to reach the host at all (no route, failed DNS, qmail's "wasn't
+#: able to establish an SMTP connection") is a network error even when the report adds that
+#: the message sat in the queue too long; a connection that timed out, or a message given up on
+#: after retries, expired.
+NETWORK_FAILURE = _any(
+    r"no route to host",
+    r"host is unreachable",
+    r"host name lookup failure",
+    r"host not found, try again",
+    r"dns query failed",
+    r"wasn'?t able to establish an smtp connection",
+    r"couldn'?t find a mail exchanger or ip address",
+    r"network error on destination mxs?",
+    r"unable to resolve route",
+    r"malformed (?:or unexpected )?name server reply",
+)
+QUEUE_EXPIRY = _any(
+    r"connection timed out",
+    r"could not find a gateway for",
+    r"delivery time expired",
+    r"giving up on",
+    r"message (?:expired after sitting in queue|timed out)",
+    r"message expired, (?:cannot connect to remote server|connection refused)",
+    r"server did not respond",
+    r"this message has been in the queue too long",
+    r"unable to deliver message after multiple retries",
+    r"was not reachable within the allowed queue period",
+    r"your message could not be delivered for more than",
+    r"the recipient server did not accept our requests to connect",
+)
+
 PHRASES: Mapping[Reason, re.Pattern[str]] = {
     Reason.MAILBOX_FULL: _any(
         r"mail ?box (?:is )?full",

@@ -86,6 +86,41 @@ def _kddi_reason(diagnostic: str, remote_mta: str | None) -> Reason | None:
     return None
 
 
+# Exchange Online's enhanced codes with a three-digit detail (RFC 3463 leaves x.y.3xx-7xx
+# unassigned, so only Microsoft uses them); Microsoft's published NDR table gives the meaning.
+_MICROSOFT_CODES: tuple[tuple[re.Pattern[str], Reason], ...] = tuple(
+    (re.compile(pattern), reason)
+    for pattern, reason in (
+        (r"[45]\.4\.312", R.NETWORK_ERROR),  # DNS query failed
+        (r"[45]\.4\.316", R.EXPIRED),  # message expired, connection refused
+        (r"4\.7\.[56]\d\d", R.BLOCKED),
+        (r"4\.7\.8[5-9]\d", R.BLOCKED),
+        (r"5\.0\.350", R.CONTENT_ERROR),
+        (r"5\.7\.50[1-3]", R.SPAM_DETECTED),  # spam sent from this account / IP
+        (r"5\.7\.50[4-5]", R.FILTERED),  # recipient's own rule
+        (r"5\.7\.50[6-7]", R.BLOCKED),
+        (r"5\.7\.508", R.RATE_LIMITED),
+        (r"5\.7\.509", R.SECURITY_ERROR),  # DMARC reject
+        (r"5\.7\.510", R.NOT_ACCEPT),
+        (r"5\.7\.511", R.REJECTED),
+        (r"5\.7\.512", R.POLICY_VIOLATION),
+        (r"5\.7\.60[6-9]", R.BLOCKED),
+        (r"5\.7\.6[1-4]\d", R.BLOCKED),
+        (r"5\.7\.7[0-4]\d", R.RATE_LIMITED),
+    )
+)
+
+
+def status_reason(status: str | None) -> Reason | None:
+    """The reason a provider-specific enhanced status code (Exchange Online's) stands for."""
+    if not status:
+        return None
+    for pattern, reason in _MICROSOFT_CODES:
+        if pattern.fullmatch(status):
+            return reason
+    return None
+
+
 def provider_reason(diagnostic: str | None, remote_mta: str | None = None) -> Reason | None:
     """The reason a provider's own refusal reference gives, if the diagnostic carries one;
     ``remote_mta`` (the host that refused) selects rules for providers known by name."""

@@ -31,7 +31,9 @@ _BY_CODE: dict[str, Reason] = {
     "4.3.2": R.NOT_ACCEPT,
     "4.3.3": R.SYSTEM_ERROR,
     "4.3.5": R.SYSTEM_ERROR,
-    "4.4.1": R.EXPIRED,  # no answer from the host, retried until the queue lifetime ran out
+    # No answer from the host: the words say whether the queue ran out while connections timed
+    # out (expired) or the network itself failed (no route, DNS); classify weighs them.
+    "4.4.1": R.NETWORK_ERROR,
     "4.4.2": R.NETWORK_ERROR,
     "4.4.3": R.SYSTEM_ERROR,
     "4.4.4": R.NETWORK_ERROR,
