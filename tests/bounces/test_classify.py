@@ -110,3 +110,8 @@ def test_quoted_recipient_alone_does_not_mean_rcpt() -> None:
 )
 def test_expired_against_network_error(status: str | None, diagnostic: str, reason: Reason) -> None:
     assert classify(status=status, diagnostic=diagnostic) is reason
+
+
+def test_recipient_preferences_are_a_filter_despite_5_1_1() -> None:
+    text = "550 5.1.1 RCP-P2 Refused due to recipient preferences"
+    assert classify(status="5.1.1", diagnostic=text) is Reason.FILTERED

@@ -67,3 +67,24 @@ def test_kddi_by_remote_host(
 )
 def test_exchange_online_codes(status: str | None, reason: Reason | None) -> None:
     assert status_reason(status) is reason
+
+
+@pytest.mark.parametrize(
+    ("status", "command", "reason"),
+    [
+        ("5.0.0", "DATA", Reason.REJECTED),
+        ("5.0.0", "RCPT", Reason.USER_UNKNOWN),
+        ("5.2.0", "DATA", Reason.FILTERED),
+        ("5.1.1", None, Reason.USER_UNKNOWN),
+    ],
+)
+def test_docomo_by_status_and_command(status: str, command: str | None, reason: Reason) -> None:
+    diagnostic = "550 Unknown user someone@docomo.example.ne.jp"
+    found = provider_reason(diagnostic, "mfsmax.docomo.ne.jp", status=status, command=command)
+    assert found is reason
+    assert provider_reason(diagnostic, "mx.example.net", status=status, command=command) is None
+
+
+def test_mimecast_host_network_policy() -> None:
+    text = "554 Host network not allowed - https://community.mimecast.com/docs/DOC-1369#554"
+    assert provider_reason(text, "us-smtp-inbound-1.mimecast.com") is Reason.POLICY_VIOLATION

@@ -54,8 +54,10 @@ _VAGUE = frozenset(
         Reason.SYNTAX_ERROR,
     }
 )
-# A 5.1.1 that also talks about these was not about the mailbox (filters answer 5.1.1 to spam).
+# A 5.1.1 that also talks about these was not about the mailbox (filters answer 5.1.1 to spam,
+# Facebook to a sender its user refuses: "Refused due to recipient preferences").
 _OVERRIDE_USER_UNKNOWN = (
+    Reason.FILTERED,
     Reason.NO_RELAYING,
     Reason.BLOCKED,
     Reason.MAILBOX_FULL,

@@ -113,7 +113,9 @@ def to_recipient(finding: Finding) -> BouncedRecipient:
     done = finding.completed()
     reason = (
         done.reason
-        or provider_reason(done.diagnostic, done.remote_mta)
+        or provider_reason(
+            done.diagnostic, done.remote_mta, status=done.status, command=done.command
+        )
         or status_reason(done.status)
         or classify(
             status=done.status,

@@ -327,6 +327,7 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
     ),
     Reason.SECURITY_ERROR: _any(
         r"authentication (?:failed|failure|required)",
+        r"turn on smtp authentication",
         r"auth(?:entication)? (?:mechanism|failure)",
         r"starttls",
         r"tls (?:required|handshake|negotiation)",

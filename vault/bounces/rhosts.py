@@ -121,14 +121,62 @@ def status_reason(status: str | None) -> Reason | None:
     return None
 
 
-def provider_reason(diagnostic: str | None, remote_mta: str | None = None) -> Reason | None:
+# NTT docomo's MX answers "550 Unknown user" both for a missing mailbox (at RCPT TO) and for
+# a sender its customer's filter refuses (after DATA); the status and command tell them apart.
+_DOCOMO_HOST = re.compile(r"\bmfsmax\.docomo\.ne\.jp\b", re.I)
+_DOCOMO_TEXT: tuple[tuple[re.Pattern[str], Reason], ...] = (
+    (re.compile(r"552 too much mail data", re.I), R.MAILBOX_FULL),
+    (re.compile(r"552 too many recipients", re.I), R.RATE_LIMITED),
+    (
+        re.compile(r"503 bad sequence of commands|504 command parameter not implemented", re.I),
+        R.SYNTAX_ERROR,
+    ),
+)
+
+
+def _docomo_reason(
+    diagnostic: str, remote_mta: str | None, status: str | None, command: str | None
+) -> Reason | None:
+    if not (_DOCOMO_HOST.search(remote_mta or "") or _DOCOMO_HOST.search(diagnostic)):
+        return None
+    if status == "5.1.1":
+        return R.USER_UNKNOWN
+    if status == "5.2.0":
+        return R.FILTERED
+    for pattern, reason in _DOCOMO_TEXT:
+        if pattern.search(diagnostic):
+            return reason
+    if status == "5.0.0" and command == "RCPT":
+        return R.USER_UNKNOWN
+    if status == "5.0.0" and command == "DATA":
+        return R.REJECTED
+    return None
+
+
+# Mimecast refuses hosts its customer's policy does not allow ("554 Host network not allowed").
+_MIMECAST_HOST = re.compile(r"\.mimecast\.com\b", re.I)
+_MIMECAST_POLICY = re.compile(r"host network not allowed", re.I)
+
+
+def provider_reason(
+    diagnostic: str | None,
+    remote_mta: str | None = None,
+    *,
+    status: str | None = None,
+    command: str | None = None,
+) -> Reason | None:
     """The reason a provider's own refusal reference gives, if the diagnostic carries one;
-    ``remote_mta`` (the host that refused) selects rules for providers known by name."""
+    ``remote_mta`` (the host that refused) selects rules for providers known by name, which
+    may also weigh the ``status`` and the refused SMTP ``command``."""
     if not diagnostic:
         return None
-    by_host = _kddi_reason(diagnostic, remote_mta)
+    by_host = _kddi_reason(diagnostic, remote_mta) or _docomo_reason(
+        diagnostic, remote_mta, status, command
+    )
     if by_host is not None:
         return by_host
+    if _MIMECAST_HOST.search(remote_mta or "") and _MIMECAST_POLICY.search(diagnostic):
+        return R.POLICY_VIOLATION
     match = _FRANCE_PTT.search(diagnostic)
     if match:
         # A code missing from the table is one Orange/La Poste use for "try again later".
