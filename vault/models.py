@@ -2,6 +2,8 @@
 
 from vault.audit.models import AuditEntry
 from vault.db.base import Base
+from vault.mailings.models import Mailing
+from vault.principals.models import Principal
 from vault.subscribers.models import ConsentRecord, ImportRun, MailingList, Subscriber
 from vault.suppressions.models import Suppression
 
@@ -10,7 +12,9 @@ __all__ = [
     "Base",
     "ConsentRecord",
     "ImportRun",
+    "Mailing",
     "MailingList",
+    "Principal",
     "Subscriber",
     "Suppression",
 ]
