@@ -8,6 +8,7 @@ address cannot be smuggled into the database or the audit log as a "reason" or a
 from __future__ import annotations
 
 import builtins
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -21,9 +22,23 @@ from vault.suppressions.models import SuppressionReason
 MAX_BATCH = 10_000
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _storable(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return text
+
+
 def _no_address(text: str) -> str:
+    _storable(text)
     if "@" in text:
         raise ValueError("must not contain '@' (free text is stored; addresses never are)")
+    if _CONTROL.search(text):
+        raise ValueError("must not contain control characters")
     return text
 
 
@@ -38,8 +53,10 @@ Name = Annotated[
     AfterValidator(_no_address),
 ]
 # Long enough for any valid address (64 + 1 + 255) with room for white space and quotes.
-AddressText = Annotated[str, StringConstraints(max_length=1000)]
-DomainRule = Annotated[str, StringConstraints(min_length=1, max_length=260)]
+AddressText = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_storable)]
+DomainRule = Annotated[
+    str, StringConstraints(min_length=1, max_length=260), AfterValidator(_storable)
+]
 
 
 class Wire(BaseModel):
@@ -206,8 +223,12 @@ class CheckResponse(Wire):
 # -- segments and mailings -------------------------------------------------------------------
 class SegmentRules(Wire):
     list: Name
-    include_domains: builtins.list[DomainRule] = Field(default_factory=builtins.list, max_length=500)
-    exclude_domains: builtins.list[DomainRule] = Field(default_factory=builtins.list, max_length=500)
+    include_domains: builtins.list[DomainRule] = Field(
+        default_factory=builtins.list, max_length=500
+    )
+    exclude_domains: builtins.list[DomainRule] = Field(
+        default_factory=builtins.list, max_length=500
+    )
 
 
 class DomainCount(Wire):

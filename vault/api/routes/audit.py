@@ -20,9 +20,9 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 def entries(
     store: Store,
     caller: Annotated[Caller, Allowed(Permission.AUDIT_READ)],
-    after: Annotated[int, Query(ge=0, description="Entries with seq above this")] = 0,
+    after: Annotated[int, Query(ge=0, le=2**62, description="Entries with seq above this")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    tag: Annotated[str | None, Query(max_length=80)] = None,
+    tag: Annotated[str | None, Query(max_length=80, pattern=r"^[a-z_]+:[a-z_-]+$")] = None,
 ) -> AuditPage:
     statement = select(AuditEntry).where(AuditEntry.seq > after)
     if tag is not None:

@@ -29,13 +29,14 @@ def all_lists(
     store: Store, caller: Annotated[Caller, Allowed(Permission.LIST_READ)]
 ) -> list[ListPublic]:
     with store.read() as session:
-        counts = dict(
-            session.execute(
+        counts = {
+            row[0]: int(row[1])
+            for row in session.execute(
                 select(Subscriber.list_id, func.count())
                 .where(Subscriber.status == SubscriberStatus.SUBSCRIBED)
                 .group_by(Subscriber.list_id)
-            ).tuples()
-        )
+            )
+        }
         return [
             ListPublic(
                 id=m.id, name=m.name, created_at=m.created_at, subscribed=counts.get(m.id, 0)
@@ -51,12 +52,12 @@ def show_list(
     with store.read() as session:
         found = subscribers.get_list(session, name)
         by_status = {
-            str(status): int(count)
-            for status, count in session.execute(
+            str(row[0]): int(row[1])
+            for row in session.execute(
                 select(Subscriber.status, func.count())
                 .where(Subscriber.list_id == found.id)
                 .group_by(Subscriber.status)
-            ).tuples()
+            )
         }
         return ListDetail(
             id=found.id,
