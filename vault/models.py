@@ -2,6 +2,8 @@
 
 from vault.audit.models import AuditEntry
 from vault.db.base import Base
+from vault.mailings.models import Mailing
+from vault.principals.models import Principal
 from vault.retention.models import PurgeRun, PurgeRunClass
 from vault.subscribers.models import ConsentRecord, ImportRun, MailingList, Subscriber
 from vault.suppressions.models import Suppression
@@ -11,7 +13,9 @@ __all__ = [
     "Base",
     "ConsentRecord",
     "ImportRun",
+    "Mailing",
     "MailingList",
+    "Principal",
     "PurgeRun",
     "PurgeRunClass",
     "Subscriber",

@@ -4,6 +4,7 @@ the HTTP API and embedding pipelines share. Every state change is audited in its
 
 from __future__ import annotations
 
+import copy
 import getpass
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -95,6 +96,12 @@ class Vault:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def acting_as(self, actor: Actor) -> Vault:
+        """This store auditing under another actor (an API principal). Shares engine and keys."""
+        clone = copy.copy(self)
+        clone.actor = actor
+        return clone
 
     def use_keyring(self, keyring: Keyring) -> None:
         """Switch to a changed keyring (after a rotation) without reopening the store."""

@@ -172,6 +172,9 @@ def test_unreachable_database_is_named(cli_env: dict[str, str]) -> None:
 def test_stores_side_by_side_with_config_files(tmp_path: Path) -> None:
     """Two stores in two directories, each with its own TOML file, keys and database."""
     base_env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("MAILVAULT_")}
+    # `init` runs from another directory; without this, `python -m vault` there imports whatever
+    # checkout the virtualenv's editable install points at, not the code under test.
+    base_env["PYTHONPATH"] = str(REPO)
     for name in ("one", "two"):
         home = tmp_path / name
         home.mkdir()

@@ -513,3 +513,11 @@ def _db_reason(exc: OperationalError) -> str:
     # statement or its parameters, which could hold digests.
     text = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
     return text[:300]
+
+
+# -- further areas -----------------------------------------------------------------------------
+from vault.cli.principals import principals_app  # noqa: E402 - they import this module's helpers
+from vault.cli.serve import serve  # noqa: E402
+
+app.add_typer(principals_app, name="principals")
+app.command("serve")(serve)
