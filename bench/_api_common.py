@@ -31,7 +31,7 @@ from vault.subscribers.models import ConsentMethod, Subscriber  # noqa: E402
 from vault.subscribers.services import new_subscriber  # noqa: E402
 from vault.suppressions.models import SuppressionReason  # noqa: E402
 
-PASSPHRASE = "benchmark-passphrase-not-secret"  # noqa: S105 - a throwaway store's
+PASSPHRASE = "benchmark-passphrase-not-secret"
 
 
 def make_store(directory: Path) -> Settings:
