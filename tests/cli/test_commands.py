@@ -227,3 +227,21 @@ def test_demo_runs_in_any_directory(tmp_path: Path) -> None:
     second = mailvault(env, "demo", cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert (tmp_path / "mailvault.db").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("suppress", "--reason", "sometimes", "a@example.com"),
+        ("subscribe", "a@example.com", "--list", "news", "--consent", "a-handshake"),
+        ("no-such-command",),
+        ("import",),
+    ],
+)
+def test_usage_errors_show_usage_not_a_traceback(
+    cli_env: dict[str, str], args: tuple[str, ...]
+) -> None:
+    result = mailvault(cli_env, *args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "Usage: mailvault" in result.stderr

@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, NoReturn
 
-import click
 import typer
 from rich.table import Table
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -485,14 +484,20 @@ app.command("purge")(purge)
 def main(argv: list[str] | None = None) -> NoReturn:
     try:
         result = app(args=argv, prog_name="mailvault", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         fail("aborted")
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:
+        # Typer's own usage errors (a bad option value, a missing argument): the usage line and
+        # the problem, never a traceback. They are the vendored click's exceptions underneath.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            fail(str(exc))
+        sys.exit(int(getattr(exc, "exit_code", 2)))
     except MailvaultError as exc:
         fail(str(exc))
         sys.exit(exc.exit_code)
