@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,11 +51,23 @@ def create_list(session: Session, *, name: str, now: datetime) -> MailingList:
     return mailing_list
 
 
+def _no_such_list(name: str) -> NotFound:
+    return NotFound(f"no list named {name!r}; create it with `mailvault lists create`")
+
+
 def get_list(session: Session, name: str) -> MailingList:
     mailing_list = session.scalar(select(MailingList).where(MailingList.name == name))
     if mailing_list is None:
-        raise NotFound(f"no list named {name!r}; create it with `mailvault lists create`")
+        raise _no_such_list(name)
     return mailing_list
+
+
+def list_id_by_name(connection: Connection, name: str) -> uuid.UUID:
+    """The id alone, on a bare connection: for hot read paths that need no ORM objects."""
+    list_id = connection.scalar(select(MailingList.id).where(MailingList.name == name))
+    if list_id is None:
+        raise _no_such_list(name)
+    return list_id
 
 
 def all_lists(session: Session) -> list[MailingList]:
