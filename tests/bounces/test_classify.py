@@ -26,6 +26,8 @@ from vault.bounces import Reason, classify
         ("5.1.6", "550 5.1.6 recipient no longer on server", Reason.HAS_MOVED),
         ("4.4.7", "delivery time expired", Reason.EXPIRED),
         ("5.3.4", "552 5.3.4 Message too big for system", Reason.MESSAGE_TOO_BIG),
+        ("4.4.5", "452 4.4.5 Insufficient disk space; try again later", Reason.SYSTEM_FULL),
+        ("4.4.5", "452 4.4.5 Mailbox quota exceeded", Reason.MAILBOX_FULL),
         (None, "", Reason.UNDEFINED),
         ("5.0.0", "something nobody recognises", Reason.ON_HOLD),
     ],

@@ -255,6 +255,23 @@ def test_the_remote_code_inside_a_generic_status_decides() -> None:
     assert (first.status, first.reason) == ("5.2.2", Reason.MAILBOX_FULL)
 
 
+def test_the_remote_code_beats_a_queue_verdict_of_the_same_class() -> None:
+    raw = _DSN.replace(b"Status: 5.1.1", b"Status: 4.4.7").replace(
+        b"550 5.1.1 <kijitora@example.jp>: Recipient address rejected:\n    User unknown",
+        b"450 4.7.1 Access denied. IP name lookup failed [192.0.2.1]",
+    )
+    first = parse_message(raw).recipients[0]
+    assert (first.status, first.group) == ("4.7.1", Group.NOT_RECIPIENT)
+
+
+def test_a_remote_code_of_another_class_does_not_replace_the_status() -> None:
+    raw = _DSN.replace(b"Status: 5.1.1", b"Status: 4.5.0").replace(
+        b"550 5.1.1 <kijitora@example.jp>: Recipient address rejected:\n    User unknown",
+        b"550 5.5.0 try again",
+    )
+    assert parse_message(raw).recipients[0].status == "4.5.0"
+
+
 def test_powermta_bounce_category_names_the_reason() -> None:
     raw = _DSN.replace(
         b"Status: 5.1.1\n", b"Status: 5.0.0\nX-PowerMTA-BounceCategory: quota-issues\n"

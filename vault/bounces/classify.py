@@ -79,6 +79,7 @@ _DIRECTORY_MISS = re.compile(
 _DIRECTORY_FAILURE = re.compile(
     r"unable to contact ldap server|timeout while talking to ldap", re.I
 )
+_MAILBOX_WORDS = re.compile(r"mail ?box|quota|mail ?folder", re.IGNORECASE)
 _NULL_MX = re.compile(r"null ?mx|no smtp service|accepts no mail", re.IGNORECASE)
 
 
@@ -185,6 +186,10 @@ def _first_pass_match(reason: Reason, *, coded: Reason | None, text: str, comman
         return not matches(Reason.NETWORK_ERROR, text)
     if reason is Reason.SUSPENDED:
         return matches(reason, text)
+    if reason is Reason.MAILBOX_FULL and coded is Reason.SYSTEM_FULL:
+        # x.3.1 and x.4.5 are about the server's own storage: "insufficient disk space" there
+        # is its disk, and only words that name the mailbox make it the recipient's.
+        return matches(reason, text) and _MAILBOX_WORDS.search(text) is not None
     if reason is Reason.MESSAGE_TOO_BIG and coded is Reason.EXCEED_LIMIT:
         # x.2.3: the recipient's own size limit, however the server words "too big"; Exchange
         # names the per-recipient message size limit (RecipSizeLimit) and means the message.
