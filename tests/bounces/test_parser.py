@@ -405,3 +405,45 @@ def test_yahoo_reply_quoting_the_recipient_answered_rcpt() -> None:
         "RCPT",
         Reason.USER_UNKNOWN,
     )
+
+
+def test_a_source_routed_final_recipient_gives_way_to_the_original() -> None:
+    raw = _DSN.replace(
+        b"Final-Recipient: rfc822; Kijitora@Example.JP\n",
+        b"Original-Recipient: rfc822;kijitora@example.jp\n"
+        b"Final-Recipient: rfc822;@smtp.example.jp:kijitora@server\n",
+    )
+    assert parse_message(raw).recipients[0].recipient == "kijitora@example.jp"
+
+
+def test_a_final_recipient_that_is_a_pipe_is_a_mailer_error() -> None:
+    raw = _DSN.replace(
+        b"Final-Recipient: rfc822; Kijitora@Example.JP\nAction: failed\nStatus: 5.1.1",
+        b"Final-Recipient: rfc822;|/usr/local/bin/app kijitora@example.jp\n"
+        b"Action: failed\nStatus: 5.0.0",
+    ).replace(b"Diagnostic-Code: smtp; 550 5.1.1", b"X-Diagnostic: 550 5.1.1")
+    first = parse_message(raw).recipients[0]
+    assert (first.recipient, first.reason) == ("kijitora@example.jp", Reason.MAILER_ERROR)
+
+
+def test_delivery_status_fields_in_the_text_part_are_not_a_diagnostic() -> None:
+    raw = b"""From: MAILER-DAEMON@mx.example.net
+To: sender@example.org
+Subject: Returned mail
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain
+
+Reporting-MTA: dns; mx.example.net
+
+Original-Recipient: rfc822;late@example.jp
+Final-Recipient: rfc822;late@example.jp
+Action: delayed
+Status: 4.0.0 (example.jp: host name lookup failure)
+
+--B--
+"""
+    (found,) = parse_message(raw).recipients
+    assert (found.recipient, found.reason) == ("late@example.jp", Reason.EXPIRED)

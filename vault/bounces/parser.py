@@ -6,6 +6,7 @@ Formats are tried from the most to the least structured: SES JSON, ARF, RFC 3464
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import replace
 from email.message import Message
 
@@ -112,12 +113,24 @@ def _attached_messages(msg: Message) -> list[Message]:
     return attached
 
 
+_DSN_FIELDS = re.compile(
+    r"\b(?:reporting-mta|received-from-mta|arrival-date|original-envelope-id|final-recipient"
+    r"|original-recipient):",
+    re.IGNORECASE,
+)
+
+
 def _with_text(msg: Message, text: str, findings: list[Finding]) -> list[Finding]:
     """Let the human-readable part fill what the DSN fields left out (diagnostic, command)."""
     blocks = recipient_blocks(text, exclude=sender_addresses(msg))
     enriched = []
     for finding in findings:
         block = blocks.get(finding.recipient, "")
+        fields = _DSN_FIELDS.search(block)
+        if fields:
+            # The delivery-status fields themselves, in a part the MIME parser did not split
+            # off: they were read as fields already and hold no words of the remote server.
+            block = block[: fields.start()].strip()
         enriched.append(
             replace(
                 finding,
