@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vault.bounces import Group, Kind, ParsedMessage, Reason, parse_message
+from vault.bounces import Group, Kind, ParsedMessage, Reason, classify, parse_message
 
 _DSN = b"""From: MAILER-DAEMON@mx.example.net
 To: sender@example.org
@@ -447,3 +447,38 @@ Status: 4.0.0 (example.jp: host name lookup failure)
 """
     (found,) = parse_message(raw).recipients
     assert (found.recipient, found.reason) == ("late@example.jp", Reason.EXPIRED)
+
+
+_V5_SENDMAIL = b"""From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.com>
+To: sender@example.jp
+Subject: Returned mail: User unknown
+
+   ----- Transcript of session follows -----
+While talking to mx.example.edu:
+>>> DATA
+<<< 550 Go away
+421 example.edu (smtp)... Deferred: Connection reset by peer during result wait
+554 <first@example.edu>... Remote protocol error
+550 example.org (smtp)... 550 Host unknown
+554 <second@example.org>... 550 Host unknown (Authoritative answer from name server)
+While talking to mx.example.net:
+>>> RCPT To:<third@example.net>
+<<< 550 No such user here.
+550 <third@example.net>... User unknown
+
+   ----- Unsent message follows -----
+"""
+
+
+def test_a_sendmail_session_belongs_to_the_recipient_line_after_it() -> None:
+    found = {r.recipient: r.group for r in parse_message(_V5_SENDMAIL).recipients}
+    assert found == {
+        "first@example.edu": Group.NOT_RECIPIENT,
+        "second@example.org": Group.PERMANENT,
+        "third@example.net": Group.PERMANENT,
+    }
+
+
+def test_a_sending_host_called_an_open_relay_is_blocked() -> None:
+    text = "501 <s@example.jp>... no access from mail server [192.0.2.5] which is an open relay."
+    assert classify(status="5.0.0", diagnostic=text, command="MAIL") is Reason.BLOCKED

@@ -109,7 +109,6 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"we do not relay",
         r"not an open relay",
         r"no relaying",
-        r"open relay",
         r"domain isn'?t in my list of allowed rcpthosts",
         r"not local host .* not a gateway",
     ),
@@ -290,6 +289,9 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"is not allowed to send (?:mail )?from",
         r"spf (?:record|check: fail|fail)",
         r"refused to talk to me",
+        # Said of the sending host: "no access from mail server [ip] which is an open relay".
+        r"no access from mail server",
+        r"(?:which|that) is an open relay",
         r"after initial connection",
         r"listed (?:at|on|in)",
         r"banned",

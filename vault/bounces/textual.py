@@ -56,6 +56,13 @@ _START = re.compile(
 )
 # Sendmail transcripts name the recipient in the command before the reply that refused it.
 _TRANSCRIPT = re.compile(rf"^[ \t]*>>>[ \t]*RCPT[ \t]+TO:[ \t]*<?(?P<addr>{_ADDR})>?", re.I | re.M)
+# "While talking to mx.example.org:" (Sendmail 5) and "... while talking to mx.example.org.:"
+# (Sendmail 8) open the transcript of one SMTP session.
+_SESSION = re.compile(r"^[ \t]*(?:\.\.\.[ \t]*)?while talking to [^\s:]+:[ \t]*$", re.I)
+# "550 example.org (smtp)... 550 Host unknown": a mailer's attempt at a host, not a recipient.
+_MAILER_ATTEMPT = re.compile(
+    r"^[45]\d\d[ \t]+(?:[45]\.\d{1,3}\.\d{1,3}[ \t]+)?[^\s<>@()]+[ \t]+\([\w.\-]+\)\.\.\.[ \t]"
+)
 # Message identifiers look like addresses; lines that carry them never name a recipient.
 _ID_LINE = re.compile(
     r"^[\s>]*(?:message-?id|references|in-reply-to|x-message-id|original-envelope-id)\s*:.*$",
@@ -109,9 +116,17 @@ def recipient_blocks(text: str, *, exclude: set[str]) -> dict[str, str]:
 
 
 def _blocks(text: str, exclude: set[str]) -> dict[str, _Block]:
-    """One block of lines per recipient, keyed by canonical address, in order of appearance."""
+    """One block of lines per recipient, keyed by canonical address, in order of appearance.
+
+    Sendmail's transcripts open each SMTP session with "While talking to host:" and close a
+    mailer's attempt with "550 host (smtp)... reply": such lines end the block before them and
+    belong to the recipient line that follows ("554 <a@b>... Remote protocol error"), which
+    is what the session was about; when no recipient follows, they stay with the one before.
+    """
     blocks: dict[str, _Block] = {}
     current: _Block | None = None
+    pending: list[str] | None = None  # a session's lines, not yet owned by a recipient
+    owner: _Block | None = None  # the block that was open when the session began
     for line in text.split("\n"):
         match = _START.match(line) or _TRANSCRIPT.match(line)
         if match:
@@ -120,10 +135,25 @@ def _blocks(text: str, exclude: set[str]) -> dict[str, _Block]:
             local = raw.rpartition("@")[0]
             if norm and norm not in exclude and not _NON_RECIPIENT_LOCAL.match(local):
                 current = blocks.setdefault(norm, _Block(raw=raw))
+                if pending:
+                    current.lines.extend(pending)
+                pending, owner = None, None
                 current.lines.append(line)
                 continue
-        if current is not None:
+        session = _SESSION.match(line)
+        if session or (pending is None and _MAILER_ATTEMPT.match(line)):
+            if pending is None:
+                owner, current = current, None
+            elif session and owner is not None:
+                owner.lines.extend(pending)
+            pending = [line]
+            continue
+        if pending is not None:
+            pending.append(line)
+        elif current is not None:
             current.lines.append(line)
+    if pending and owner is not None:
+        owner.lines.extend(pending)
     return blocks
 
 
