@@ -482,3 +482,16 @@ def test_a_sendmail_session_belongs_to_the_recipient_line_after_it() -> None:
 def test_a_sending_host_called_an_open_relay_is_blocked() -> None:
     text = "501 <s@example.jp>... no access from mail server [192.0.2.5] which is an open relay."
     assert classify(status="5.0.0", diagnostic=text, command="MAIL") is Reason.BLOCKED
+
+
+def test_a_dsn_pasted_into_a_plain_text_report_is_read() -> None:
+    raw = (
+        b"From: MAILER-DAEMON@gw.example.net\nTo: sender@example.org\n"
+        b"Subject: Undelivered Mail Returned to Sender\nContent-Type: text/plain\n\n"
+        b"The message returned below could not be delivered.\n"
+        b"For further assistance, please contact <support@gw.example.net>\n\n"
+        b"---------------------------------\n"
+        b"From MAILER-DAEMON  Thu Apr 29 23:34:45 2015\n" + _DSN
+    )
+    result = parse_message(raw)
+    assert [r.recipient for r in result.recipients] == ["kijitora@example.jp", "neko@example.jp"]

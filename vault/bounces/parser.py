@@ -14,7 +14,7 @@ from vault.bounces.arf import is_arf, parse_arf
 from vault.bounces.autoreply import is_autoreply, parse_autoreply
 from vault.bounces.dsn import findings_from_fields, parse_dsn
 from vault.bounces.findings import Finding, find_command, names_recipient, to_recipient
-from vault.bounces.mime import find_parts, header, load
+from vault.bounces.mime import find_parts, header, load, part_text, walk_outer
 from vault.bounces.model import BouncedRecipient, Kind, ParsedMessage
 from vault.bounces.ses import parse_ses
 from vault.bounces.sources import iter_messages
@@ -84,8 +84,10 @@ def _parse(data: bytes) -> ParsedMessage:
     if not findings and "final-recipient:" in text.lower():
         findings = findings_from_fields(text)
     if not findings:
-        # A gateway that forwards the remote MTA's DSN as an attachment, saying little itself.
-        findings = [f for inner in _attached_messages(msg) for f in parse_dsn(inner)]
+        # A gateway that forwards the remote MTA's DSN as an attachment, saying little itself,
+        # or pastes it, mbox "From " line and all, into its own plain-text report.
+        inner_messages = _attached_messages(msg) or _pasted_messages(msg)
+        findings = [f for inner in inner_messages for f in parse_dsn(inner)]
     if findings:
         return _result(Kind.DSN, _with_text(msg, text, findings))
     if looks_like_bounce(msg, text):
@@ -118,6 +120,25 @@ _DSN_FIELDS = re.compile(
     r"|original-recipient):",
     re.IGNORECASE,
 )
+
+
+# An mbox separator ("From MAILER-DAEMON  Thu Apr 29 23:34:45 2015") opening a pasted message.
+_MBOX_FROM = re.compile(r"^From [^\s@]+(?:@[^\s]+)? +(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) .*$", re.M)
+
+
+def _pasted_messages(msg: Message) -> list[Message]:
+    pasted: list[Message] = []
+    for part in walk_outer(msg):
+        if part.get_content_type() != "text/plain":
+            continue
+        text = part_text(part)
+        match = _MBOX_FROM.search(text)
+        if match is None:
+            continue
+        inner = load(text[match.end() :].lstrip("\n").encode("utf-8", errors="replace"))
+        if inner is not None:
+            pasted.append(inner)
+    return pasted
 
 
 def _with_text(msg: Message, text: str, findings: list[Finding]) -> list[Finding]:
