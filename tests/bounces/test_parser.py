@@ -495,3 +495,38 @@ def test_a_dsn_pasted_into_a_plain_text_report_is_read() -> None:
     )
     result = parse_message(raw)
     assert [r.recipient for r in result.recipients] == ["kijitora@example.jp", "neko@example.jp"]
+
+
+def test_a_report_naming_nobody_is_about_the_originals_only_addressee() -> None:
+    raw = b"""From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.com>
+To: sender@example.jp
+Subject: Returned mail: Cannot send message for 4 days
+
+   ----- Transcript of session follows -----
+421 example.com (smtp)... Deferred: Connection timed out during user open with example.com
+
+   ----- Unsent message follows -----
+From: sender@example.jp
+To: kijitora@example.com
+Subject: Hello
+
+Hello
+"""
+    (found,) = parse_message(raw).recipients
+    assert (found.recipient, found.reason) == ("kijitora@example.com", Reason.EXPIRED)
+
+
+def test_an_original_with_several_addressees_names_nobody() -> None:
+    raw = b"""From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.com>
+To: sender@example.jp
+Subject: Returned mail: see transcript for details
+
+   ----- Transcript of session follows -----
+421 example.com (smtp)... Deferred: Connection timed out during user open with example.com
+
+   ----- Unsent message follows -----
+From: sender@example.jp
+To: a@example.com, b@example.com
+Subject: Hello
+"""
+    assert parse_message(raw).recipients == ()

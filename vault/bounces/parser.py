@@ -14,7 +14,15 @@ from vault.bounces.arf import is_arf, parse_arf
 from vault.bounces.autoreply import is_autoreply, parse_autoreply
 from vault.bounces.dsn import findings_from_fields, parse_dsn
 from vault.bounces.findings import Finding, find_command, names_recipient, to_recipient
-from vault.bounces.mime import find_parts, header, load, part_text, walk_outer
+from vault.bounces.mime import (
+    find_parts,
+    header,
+    header_addresses,
+    load,
+    normalize_recipient,
+    part_text,
+    walk_outer,
+)
 from vault.bounces.model import BouncedRecipient, Kind, ParsedMessage
 from vault.bounces.ses import parse_ses
 from vault.bounces.sources import iter_messages
@@ -23,6 +31,7 @@ from vault.bounces.textual import (
     parse_text,
     recipient_blocks,
     report_text,
+    returned_headers,
     sender_addresses,
 )
 
@@ -90,8 +99,11 @@ def _parse(data: bytes) -> ParsedMessage:
         findings = [f for inner in inner_messages for f in parse_dsn(inner)]
     if findings:
         return _result(Kind.DSN, _with_text(msg, text, findings))
-    if looks_like_bounce(msg, text):
+    is_report = bool(find_parts(msg, "message/delivery-status"))
+    if is_report or looks_like_bounce(msg, text):
         found = parse_text(msg, text)
+        if not found:
+            found = _addressee_of_original(msg, text)
         if msg.get("X-YMailISG"):
             # Yahoo! Mail reports only refusals of RCPT TO with the recipient quoted in them.
             found = [
@@ -104,6 +116,22 @@ def _parse(data: bytes) -> ParsedMessage:
     if is_autoreply(msg, text):
         return _result(Kind.AUTOREPLY, parse_autoreply(msg))
     return ParsedMessage.empty()
+
+
+def _addressee_of_original(msg: Message, text: str) -> list[Finding]:
+    """A report that names no recipient at all ("--- Delivery report unavailable ---", a bare
+    transcript of the last attempt) is about the returned original's only addressee."""
+    original = returned_headers(msg)
+    if original is None:
+        return []
+    exclude = sender_addresses(msg)
+    addressees = {
+        norm for raw in header_addresses(original, "To") if (norm := normalize_recipient(raw))
+    }
+    if len(addressees) != 1 or addressees & exclude:
+        return []
+    diagnostic = " ".join(text.split()) or None
+    return [Finding(recipient=addressees.pop(), diagnostic=diagnostic)]
 
 
 def _attached_messages(msg: Message) -> list[Message]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from email import message_from_string
 from email.message import Message
+from email.policy import compat32
 
 from vault.bounces.findings import Finding
 from vault.bounces.mime import (
@@ -18,6 +20,7 @@ from vault.bounces.mime import (
     header,
     header_addresses,
     normalize_recipient,
+    original_message,
     part_text,
     walk_outer,
 )
@@ -91,6 +94,30 @@ def report_text(msg: Message) -> str:
     text = "\n".join(chunks)
     cut = _CUT.search(text, _skip_leading_headers(text))
     return text[: cut.start()] if cut else text
+
+
+def returned_headers(msg: Message) -> Message | None:
+    """The headers of the returned original, from its own MIME part or, in a single-part
+    bounce, from the text after the line where the report ends ("Unsent message follows")."""
+    original = original_message(msg)
+    if original is not None:
+        return original
+    text = "\n".join(
+        part_text(part) for part in walk_outer(msg) if part.get_content_type() == "text/plain"
+    )
+    cut = _CUT.search(text, _skip_leading_headers(text))
+    if cut is None:
+        return None
+    rest = text[cut.start() :]
+    if not _HEADER_LINE.match(rest):
+        rest = rest.partition("\n")[2]
+    try:
+        return message_from_string(rest.lstrip("\n"), policy=compat32)
+    except Exception:  # a pasted original the parser cannot read names nobody
+        return None
+
+
+_HEADER_LINE = re.compile(r"^[A-Za-z][A-Za-z0-9\-]*:[ \t]")
 
 
 def _skip_leading_headers(text: str) -> int:
