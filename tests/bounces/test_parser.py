@@ -530,3 +530,29 @@ To: a@example.com, b@example.com
 Subject: Hello
 """
     assert parse_message(raw).recipients == ()
+
+
+def test_postfix_smtp_server_error_transcript_names_the_recipient() -> None:
+    raw = b"""From: MAILER-DAEMON@mx.example.com (Mail Delivery System)
+To: postmaster@mx.example.com (Postmaster)
+Subject: Postfix SMTP server: errors from localhost[127.0.0.1]
+
+Transcript of session follows.
+
+ Out: 220 mx.example.com ESMTP
+ In:  MAIL FROM:<sender@example.org>
+ Out: 250 2.1.0 Ok
+ In:  RCPT TO:<kijitora@example.net>
+ Out: 250 2.1.5 Ok
+ In:  DATA
+ Out: 354 End data with <CR><LF>.<CR><LF>
+ Out: 451 4.3.0 Error: queue file write error
+ In:  QUIT
+ Out: 221 2.0.0 Bye
+"""
+    (found,) = parse_message(raw).recipients
+    assert (found.recipient, found.status, found.reason) == (
+        "kijitora@example.net",
+        "4.3.0",
+        Reason.SYSTEM_ERROR,
+    )

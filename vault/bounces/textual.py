@@ -58,7 +58,10 @@ _START = re.compile(
     re.IGNORECASE | re.MULTILINE | re.VERBOSE,
 )
 # Sendmail transcripts name the recipient in the command before the reply that refused it.
-_TRANSCRIPT = re.compile(rf"^[ \t]*>>>[ \t]*RCPT[ \t]+TO:[ \t]*<?(?P<addr>{_ADDR})>?", re.I | re.M)
+# Postfix's reports of its own SMTP server's errors write the client's commands as "In:".
+_TRANSCRIPT = re.compile(
+    rf"^[ \t]*(?:>>>|In:)[ \t]*RCPT[ \t]+TO:[ \t]*<?(?P<addr>{_ADDR})>?", re.I | re.M
+)
 # "While talking to mx.example.org:" (Sendmail 5) and "... while talking to mx.example.org.:"
 # (Sendmail 8) open the transcript of one SMTP session.
 _SESSION = re.compile(r"^[ \t]*(?:\.\.\.[ \t]*)?while talking to [^\s:]+:[ \t]*$", re.I)
@@ -261,7 +264,7 @@ _BOUNCE_BODY = re.compile(
     r"did not reach|delivery to the following recipient|following address(?:es)? (?:had|failed)|"
     r"not be delivered|wasn'?t able to deliver|error (?:occurred|has occurred) while|"
     r"returned to sender|delivery status notification|trouble delivering your message|"
-    r"invalid user address",
+    r"invalid user address|transcript of session follows",
     re.IGNORECASE,
 )
 
