@@ -28,6 +28,16 @@ from vault.bounces import Reason, classify
         ("5.3.4", "552 5.3.4 Message too big for system", Reason.MESSAGE_TOO_BIG),
         ("4.4.5", "452 4.4.5 Insufficient disk space; try again later", Reason.SYSTEM_FULL),
         ("4.4.5", "452 4.4.5 Mailbox quota exceeded", Reason.MAILBOX_FULL),
+        (
+            None,
+            "after end of data: host mx.example.de: 500 Line limit exceeded",
+            Reason.MESSAGE_TOO_BIG,
+        ),
+        (
+            None,
+            "a <b@example.net>: malformed address: <b@example.net> may not follow a",
+            Reason.SYNTAX_ERROR,
+        ),
         (None, "", Reason.UNDEFINED),
         ("5.0.0", "something nobody recognises", Reason.ON_HOLD),
     ],

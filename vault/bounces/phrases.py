@@ -79,6 +79,7 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"exceeded maximum inbound message size",
         r"taille limite du message atteinte",
         r"line too long",
+        r"line (?:length )?limit exceeded",
         r"recipsizelimit",
     ),
     Reason.EXCEED_LIMIT: _any(r"message too large for (?:this )?recipient"),
@@ -455,6 +456,9 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"(?:parameter|argument)s? (?:not )?(?:recognized|implemented|invalid|syntax)",
         r"line too long",
         r"invalid command",
+        # Exim refusing a header address it cannot parse ("may not follow ..."): the message
+        # was composed wrongly, the mailbox never judged.
+        r"malformed (?:recipient )?address",
     ),
     Reason.VACATION: _any(
         r"(?:i am|i'm|we are|currently) (?:out of (?:the )?office|away|on (?:vacation|holiday|"
