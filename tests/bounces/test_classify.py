@@ -26,6 +26,15 @@ from vault.bounces import Reason, classify
         ("5.1.6", "550 5.1.6 recipient no longer on server", Reason.HAS_MOVED),
         ("4.4.7", "delivery time expired", Reason.EXPIRED),
         ("5.3.4", "552 5.3.4 Message too big for system", Reason.MESSAGE_TOO_BIG),
+        (
+            None,
+            "Name service error for domain example.com: Host not found, try again",
+            Reason.NETWORK_ERROR,
+        ),
+        ("4.0.0", "554-No SMTP service 554-Bad DNS PTR resource record.", Reason.BLOCKED),
+        ("5.0.0", "554 Message rejected: Email address is not verified.", Reason.REJECTED),
+        ("5.0.0", "554 Transaction failed", Reason.SYSTEM_ERROR),
+        ("4.0.0", "451 Could not load DRD for domain (example.com)", Reason.SYSTEM_ERROR),
         ("4.4.5", "452 4.4.5 Insufficient disk space; try again later", Reason.SYSTEM_FULL),
         ("4.4.5", "452 4.4.5 Mailbox quota exceeded", Reason.MAILBOX_FULL),
         (

@@ -111,7 +111,9 @@ def classify(
     coded = reason_for_status(status)
 
     # A receiver that publishes a null MX (RFC 7505) accepts no mail at all, whatever the code.
-    if _NULL_MX.search(text):
+    # GMX says "No SMTP service" to hosts it refuses; the reason it gives then (a bad PTR
+    # record, a block list) is about the sending host, not the recipient's domain.
+    if _NULL_MX.search(text) and not matches(Reason.BLOCKED, text):
         return Reason.NOT_ACCEPT
     local_program = (diagnostic_type or "").strip().lower() == "x-unix"
 
@@ -182,6 +184,10 @@ def _first_pass_match(reason: Reason, *, coded: Reason | None, text: str, comman
         if command and command not in {"MAIL", "DATA"}:
             return False
         return matches(reason, text)
+    if reason is Reason.HOST_UNKNOWN and coded is None and NETWORK_FAILURE.search(text):
+        # "Host not found, try again" without a code: the lookup failed, which says nothing
+        # about whether the domain exists (a 5.4.4 or 5.1.2 does).
+        return False
     if reason is Reason.HOST_UNKNOWN and coded is reason:
         return not matches(Reason.NETWORK_ERROR, text)
     if reason is Reason.SUSPENDED:

@@ -208,6 +208,9 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"access denied \(in reply to mail from command\)",
         r"badsendermx",
         r"sendernoa",
+        # Amazon SES refusing to send for an identity (the sender) it has not verified.
+        r"email address is not verified",
+        r"identities failed the check",
     ),
     Reason.HOST_UNKNOWN: _any(
         r"host (?:or domain name )?(?:not found|unknown)",
@@ -367,6 +370,9 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"error in processing",
         r"misconfigur",
         r"queue file write error",
+        r"could not load drd for domain",
+        # RFC 5321's bare text for 554: the server failed the transaction without saying why.
+        r"\b554[ -]transaction failed(?:$|[^:])",
         r"interrupted system call",
         r"it would create a mail loop",
         r"please try again later",
