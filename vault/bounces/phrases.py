@@ -84,8 +84,8 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
     ),
     Reason.EXCEED_LIMIT: _any(r"message too large for (?:this )?recipient"),
     Reason.SUSPENDED: _any(
-        r"(?:account|mailbox|user|recipient)(?: has been| is)? (?:suspended|disabled|deactivated|"
-        r"inactive|locked|expired|closed|frozen)",
+        r"(?:account|mailbox|user|recipient)(?: \S+@\S+)?(?: has been| is)?(?: temporar(?:il)?y)? "
+        r"(?:suspended|disabled|deactivated|inactive|locked|expired|closed|frozen)",
         r"(?:suspended|disabled|deactivated|inactive|locked|blocked|closed|frozen) "
         r"(?:account|mailbox|user|recipient)",
         r"invalid/inactive user",
@@ -295,6 +295,8 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"refused to talk to me",
         # Said of the sending host: "no access from mail server [ip] which is an open relay".
         r"no access from mail server",
+        r"not accepting connections",
+        r"mismatches client ip",
         r"(?:which|that) is an open relay",
         r"after initial connection",
         r"listed (?:at|on|in)",
@@ -336,6 +338,7 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"turn on smtp authentication",
         r"auth(?:entication)? (?:mechanism|failure)",
         r"starttls",
+        r"(?:does not|doesn'?t) support tls",
         r"tls (?:required|handshake|negotiation)",
         r"encryption required",
         r"certificate",
