@@ -79,6 +79,7 @@ _DIRECTORY_MISS = re.compile(
 _DIRECTORY_FAILURE = re.compile(
     r"unable to contact ldap server|timeout while talking to ldap", re.I
 )
+_MAILBOX_WORDS = re.compile(r"mail ?box|quota|mail ?folder", re.IGNORECASE)
 _NULL_MX = re.compile(r"null ?mx|no smtp service|accepts no mail", re.IGNORECASE)
 
 
@@ -110,7 +111,9 @@ def classify(
     coded = reason_for_status(status)
 
     # A receiver that publishes a null MX (RFC 7505) accepts no mail at all, whatever the code.
-    if _NULL_MX.search(text):
+    # GMX says "No SMTP service" to hosts it refuses; the reason it gives then (a bad PTR
+    # record, a block list) is about the sending host, not the recipient's domain.
+    if _NULL_MX.search(text) and not matches(Reason.BLOCKED, text):
         return Reason.NOT_ACCEPT
     local_program = (diagnostic_type or "").strip().lower() == "x-unix"
 
@@ -181,10 +184,18 @@ def _first_pass_match(reason: Reason, *, coded: Reason | None, text: str, comman
         if command and command not in {"MAIL", "DATA"}:
             return False
         return matches(reason, text)
+    if reason is Reason.HOST_UNKNOWN and coded is None and NETWORK_FAILURE.search(text):
+        # "Host not found, try again" without a code: the lookup failed, which says nothing
+        # about whether the domain exists (a 5.4.4 or 5.1.2 does).
+        return False
     if reason is Reason.HOST_UNKNOWN and coded is reason:
         return not matches(Reason.NETWORK_ERROR, text)
     if reason is Reason.SUSPENDED:
         return matches(reason, text)
+    if reason is Reason.MAILBOX_FULL and coded is Reason.SYSTEM_FULL:
+        # x.3.1 and x.4.5 are about the server's own storage: "insufficient disk space" there
+        # is its disk, and only words that name the mailbox make it the recipient's.
+        return matches(reason, text) and _MAILBOX_WORDS.search(text) is not None
     if reason is Reason.MESSAGE_TOO_BIG and coded is Reason.EXCEED_LIMIT:
         # x.2.3: the recipient's own size limit, however the server words "too big"; Exchange
         # names the per-recipient message size limit (RecipSizeLimit) and means the message.

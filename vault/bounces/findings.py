@@ -96,9 +96,7 @@ class Finding:
         text = self.diagnostic or ""
         quoted = find_remote_status(text)
         status = self.status
-        if quoted and not quoted.endswith(".0.0") and (not status or status.endswith(".0.0")):
-            # "Status: 5.0.0" with "550 5.7.1 ..." in the diagnostic: the MTA wrapped the remote
-            # server's precise code in a generic one of its own.
+        if quoted and not quoted.endswith(".0.0") and _prefer_remote(status, quoted):
             status = quoted
         status = status or quoted or status_from_reply(find_reply_code(text))
         # A reply that merely quotes the recipient does not say which command it answered:
@@ -106,6 +104,20 @@ class Finding:
         # refuse after DATA too, so only formats that say so (Yahoo's, see textual) imply RCPT.
         command = self.command or find_command(text)
         return replace(self, status=status, command=command)
+
+
+def _prefer_remote(status: str | None, quoted: str) -> bool:
+    """Whether the remote server's own code in the diagnostic beats the DSN's ``Status``.
+
+    "Status: 5.0.0" with "550 5.7.1 ..." in the diagnostic: the MTA wrapped the remote server's
+    precise code in a generic one of its own. "Status: 4.4.7" (the queue gave up) with "452
+    4.4.5 Insufficient disk space": the status is the reporting MTA's verdict, the quoted code
+    what the remote server actually said, which is why it gave up. A quoted code of another
+    class (a 5xx quoted under a 4.x.x status) is an earlier reply, not the final word.
+    """
+    if not status or status.endswith(".0.0"):
+        return True
+    return status != quoted and status[0] == quoted[0]
 
 
 def to_recipient(finding: Finding) -> BouncedRecipient:

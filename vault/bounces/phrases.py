@@ -79,12 +79,13 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"exceeded maximum inbound message size",
         r"taille limite du message atteinte",
         r"line too long",
+        r"line (?:length )?limit exceeded",
         r"recipsizelimit",
     ),
     Reason.EXCEED_LIMIT: _any(r"message too large for (?:this )?recipient"),
     Reason.SUSPENDED: _any(
-        r"(?:account|mailbox|user|recipient)(?: has been| is)? (?:suspended|disabled|deactivated|"
-        r"inactive|locked|expired|closed|frozen)",
+        r"(?:account|mailbox|user|recipient)(?: \S+@\S+)?(?: has been| is)?(?: temporar(?:il)?y)? "
+        r"(?:suspended|disabled|deactivated|inactive|locked|expired|closed|frozen)",
         r"(?:suspended|disabled|deactivated|inactive|locked|blocked|closed|frozen) "
         r"(?:account|mailbox|user|recipient)",
         r"invalid/inactive user",
@@ -109,7 +110,6 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"we do not relay",
         r"not an open relay",
         r"no relaying",
-        r"open relay",
         r"domain isn'?t in my list of allowed rcpthosts",
         r"not local host .* not a gateway",
     ),
@@ -208,6 +208,9 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"access denied \(in reply to mail from command\)",
         r"badsendermx",
         r"sendernoa",
+        # Amazon SES refusing to send for an identity (the sender) it has not verified.
+        r"email address is not verified",
+        r"identities failed the check",
     ),
     Reason.HOST_UNKNOWN: _any(
         r"host (?:or domain name )?(?:not found|unknown)",
@@ -290,6 +293,11 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"is not allowed to send (?:mail )?from",
         r"spf (?:record|check: fail|fail)",
         r"refused to talk to me",
+        # Said of the sending host: "no access from mail server [ip] which is an open relay".
+        r"no access from mail server",
+        r"not accepting connections",
+        r"mismatches client ip",
+        r"(?:which|that) is an open relay",
         r"after initial connection",
         r"listed (?:at|on|in)",
         r"banned",
@@ -330,6 +338,7 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"turn on smtp authentication",
         r"auth(?:entication)? (?:mechanism|failure)",
         r"starttls",
+        r"(?:does not|doesn'?t) support tls",
         r"tls (?:required|handshake|negotiation)",
         r"encryption required",
         r"certificate",
@@ -363,6 +372,12 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"(?:lost|no) connection with",
         r"error in processing",
         r"misconfigur",
+        r"queue file write error",
+        r"could not load drd for domain",
+        # RFC 5321's bare text for 554: the server failed the transaction without saying why.
+        r"\b554[ -]transaction failed(?:$|[^:])",
+        r"interrupted system call",
+        r"it would create a mail loop",
         r"please try again later",
         r"\bmx\b.* (?:loop|points to (?:localhost|myself))",
     ),
@@ -450,6 +465,9 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"(?:parameter|argument)s? (?:not )?(?:recognized|implemented|invalid|syntax)",
         r"line too long",
         r"invalid command",
+        # Exim refusing a header address it cannot parse ("may not follow ..."): the message
+        # was composed wrongly, the mailbox never judged.
+        r"malformed (?:recipient )?address",
     ),
     Reason.VACATION: _any(
         r"(?:i am|i'm|we are|currently) (?:out of (?:the )?office|away|on (?:vacation|holiday|"
