@@ -2,13 +2,16 @@
 
 from vault.audit.models import AuditEntry
 from vault.db.base import Base
+from vault.deliveries.models import BounceState, DeliveryOutcome
 from vault.subscribers.models import ConsentRecord, ImportRun, MailingList, Subscriber
 from vault.suppressions.models import Suppression
 
 __all__ = [
     "AuditEntry",
     "Base",
+    "BounceState",
     "ConsentRecord",
+    "DeliveryOutcome",
     "ImportRun",
     "MailingList",
     "Subscriber",
