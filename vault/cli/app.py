@@ -517,3 +517,6 @@ def _db_reason(exc: OperationalError) -> str:
     # statement or its parameters, which could hold digests.
     text = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
     return text[:300]
+
+
+from vault.cli import ingest as _ingest  # noqa: E402, F401 - registers `mailvault ingest`

@@ -72,7 +72,7 @@ class MessageReports:
 
 def read_message(raw: bytes, *, now: datetime) -> MessageReports:
     """Parse one raw message into reports. Never raises for any input."""
-    problem = _unreadable(raw)
+    problem = why_unreadable(raw)
     if problem is not None:
         return MessageReports(Kind.NONE, unreadable=problem)
     try:
@@ -111,7 +111,8 @@ def _from_recipient(
     )
 
 
-def _unreadable(raw: bytes) -> str | None:
+def why_unreadable(raw: bytes) -> str | None:
+    """Why ``raw`` cannot be a mail message at all (empty, huge, no header), else None."""
     if not isinstance(raw, bytes | bytearray | memoryview):
         return "not bytes"
     if len(raw) > MAX_MESSAGE_BYTES:
@@ -119,6 +120,8 @@ def _unreadable(raw: bytes) -> str | None:
     stripped = bytes(raw[:4096]).lstrip()
     if not stripped:
         return "empty"
+    if stripped.startswith(b"From "):  # an mbox separator left on a single message
+        stripped = stripped.partition(b"\n")[2].lstrip()
     if not _HEADER_LINE.match(stripped):
         return "no mail header at the start"
     return None
