@@ -26,7 +26,7 @@ from vault.db import make_engine, make_sessionmaker
 from vault.db.migrate import require_current
 from vault.deliveries import ingest as deliveries_ingest
 from vault.deliveries import services as deliveries
-from vault.deliveries.events import parse_event
+from vault.deliveries.events import DeliveryEvent, parse_event
 from vault.deliveries.models import Taken
 from vault.deliveries.reports import report_from_event
 from vault.errors import ConfigError
@@ -416,13 +416,14 @@ class Vault:
             progress=progress,
         )
 
-    def record_event(self, event: object) -> deliveries.Decision:
-        """Apply one JSON delivery event (decoded JSON, see ``vault.deliveries.events``).
+    def record_event(self, event: DeliveryEvent | object) -> deliveries.Decision:
+        """Apply one delivery event: a ``DeliveryEvent`` (``parse_event_json(body)``) or decoded
+        JSON (see ``vault.deliveries.events``).
 
         ``InputError`` names a malformed field (HTTP 422); ``NotFound`` an unknown list. A
         success that had nothing to reset, and an ignored event, write nothing at all.
         """
-        parsed = parse_event(event)
+        parsed = event if isinstance(event, DeliveryEvent) else parse_event(event)
         now = self.now()
         report = report_from_event(parsed, now=now)
         with self.write() as session:

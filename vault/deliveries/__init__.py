@@ -5,6 +5,7 @@ writes the resulting suppressions and stores each outcome without the address.
 """
 
 from vault.deliveries.events import DeliveryEvent, EventType, parse_event, parse_event_json
+from vault.deliveries.ingest import IngestSummary
 from vault.deliveries.models import BounceState, DeliveryOutcome, OutcomeSource, Taken
 from vault.deliveries.reports import MessageReports, Report, read_message, report_from_event
 from vault.deliveries.services import (
@@ -23,6 +24,7 @@ __all__ = [
     "DeliveryEvent",
     "DeliveryOutcome",
     "EventType",
+    "IngestSummary",
     "MessageReports",
     "OutcomeSource",
     "Report",

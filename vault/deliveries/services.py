@@ -367,7 +367,8 @@ def scrub_diagnostic(text: str | None, address: Address) -> str | None:
         return None
     cleaned = redact_diagnostic(" ".join(text.split()))
     for local in {address.local_part, address.canonical.rpartition("@")[0]}:
-        if local:
+        # The plain test first: a pattern per address would be compiled for every report.
+        if local and local.lower() in cleaned.lower():
             cleaned = re.sub(
                 rf"(?<![\w.+-]){re.escape(local)}(?![\w+-]|\.\w)", REDACTED, cleaned, flags=re.I
             )
