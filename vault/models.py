@@ -2,6 +2,7 @@
 
 from vault.audit.models import AuditEntry
 from vault.db.base import Base
+from vault.deliveries.models import BounceState, DeliveryOutcome
 from vault.mailings.models import Mailing
 from vault.principals.models import Principal
 from vault.retention.models import PurgeRun, PurgeRunClass
@@ -11,7 +12,9 @@ from vault.suppressions.models import Suppression
 __all__ = [
     "AuditEntry",
     "Base",
+    "BounceState",
     "ConsentRecord",
+    "DeliveryOutcome",
     "ImportRun",
     "Mailing",
     "MailingList",

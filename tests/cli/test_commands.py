@@ -1,6 +1,7 @@
 """The mailvault command as a user runs it: exit codes, one-line errors, no tracebacks."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,12 @@ from tests.conftest import REPO
 
 
 def mailvault(env: dict[str, str], *args: str, stdin: str | None = None, cwd: Path | None = None):
+    # Run the checkout under test even from another directory, not whatever checkout the
+    # virtualenv's editable install happens to point at.
+    path = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     return subprocess.run(
         [sys.executable, "-m", "vault", *args],
-        env=env,
+        env=env | {"PYTHONPATH": path},
         input=stdin,
         capture_output=True,
         text=True,

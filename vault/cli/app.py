@@ -526,3 +526,5 @@ from vault.cli.serve import serve  # noqa: E402
 
 app.add_typer(principals_app, name="principals")
 app.command("serve")(serve)
+
+from vault.cli import ingest as _ingest  # noqa: E402, F401 - registers `mailvault ingest`

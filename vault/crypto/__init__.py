@@ -18,6 +18,7 @@ from vault.crypto.keyring import (
 )
 from vault.crypto.local_parts import LocalPartCipher, sealed_key_id
 from vault.crypto.suite import KeySuite
+from vault.crypto.tokens import open_token, seal_token
 
 __all__ = [
     "DIGEST_BYTES",
@@ -35,5 +36,7 @@ __all__ = [
     "generate_kek_file",
     "hmac_sha256",
     "open_keyring",
+    "open_token",
+    "seal_token",
     "sealed_key_id",
 ]
