@@ -9,6 +9,7 @@ from vault.addresses import parse_address
 from vault.audit.models import AuditEntry
 from vault.clock import FixedClock
 from vault.config import Settings
+from vault.deliveries.models import BounceState, DeliveryOutcome
 from vault.errors import ConfigError
 from vault.retention.models import PurgeRun
 from vault.retention.purge import run_purge
@@ -35,6 +36,8 @@ def test_defaults_follow_the_spec() -> None:
         "ended_subscriber": 30,
         "inactive_subscriber": 730,
         "expired_suppression": 0,
+        "delivery_outcome": 180,
+        "bounce_state": 30,
         "audit_entry": 730,
     }
 
@@ -218,3 +221,63 @@ def test_the_newest_audit_entry_anchors_the_chain(store: Vault, clock: FixedCloc
         seqs = [e.seq for e in session.scalars(select(AuditEntry).order_by(AuditEntry.seq))]
     assert seqs == [3, 4]  # the last list:create stays; the purge entry follows it
     assert store.verify_audit().ok, store.verify_audit().describe()
+
+
+def _event(store: Vault, type_: str, recipient: str, status: str | None = None) -> None:
+    event: dict[str, object] = {"type": type_, "recipient": recipient}
+    if status:
+        event["status"] = status
+    store.record_event(event)
+
+
+def test_delivery_outcome_window(store: Vault, clock: FixedClock) -> None:
+    _event(store, "complaint", "early@example.com")
+    clock.advance(SECOND)
+    _event(store, "complaint", "late@example.com")
+    # An outcome ages from when it occurred, not when it was reported.
+    store.record_event(
+        {
+            "type": "bounce",
+            "recipient": "reported-late@example.com",
+            "status": "5.7.1",
+            "occurred_at": (clock.now() - timedelta(days=1)).isoformat(),
+        }
+    )
+    assert count(store, DeliveryOutcome) == 3
+    clock.advance(timedelta(days=180))  # early: 180 days + 1 s old; late: exactly 180 days
+    run_purge(store, config())
+    assert count(store, DeliveryOutcome) == 1
+    clock.advance(SECOND)
+    run_purge(store, config())
+    assert count(store, DeliveryOutcome) == 0
+    # The suppressions the complaints made are not outcomes: they stay.
+    assert [a.suppressed for a in store.check(["early@example.com", "late@example.com"])] == [
+        True,
+        True,
+    ]
+
+
+def test_bounce_state_window(store: Vault, clock: FixedClock) -> None:
+    _event(store, "bounce", "full@example.com", "4.2.2")  # a soft bounce: counted
+    clock.advance(SECOND)
+    _event(store, "bounce", "gone@corp.example", "5.1.1")  # corporate hard bounce: pending
+    clock.advance(timedelta(days=10))
+    _event(store, "bounce", "again@example.com", "4.2.2")
+    clock.advance(timedelta(days=20))  # 30 days + 1 s, 30 days, 20 days since the last report
+    run_purge(store, config())
+    assert count(store, BounceState) == 2
+    clock.advance(SECOND)
+    run_purge(store, config())
+    assert count(store, BounceState) == 1
+    # The forgotten corporate bounce starts over: one more on another day is a first one again.
+    _event(store, "bounce", "gone@corp.example", "5.1.1")
+    assert not store.check(["gone@corp.example"])[0].suppressed
+
+
+def test_bounce_state_rule_cannot_undercut_the_soft_window() -> None:
+    with pytest.raises(ConfigError, match="soft_window_days"):
+        config(bounce_state=13)
+    settings = Settings(
+        sections={"retention": {"bounce_state": 10}, "bounces": {"soft_window_days": 7}}
+    )
+    assert retention_config(settings, environ={}).as_dict()["bounce_state"] == 10

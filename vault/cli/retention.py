@@ -14,6 +14,7 @@ from rich.table import Table
 from vault.cli.console import out, progress_bar
 from vault.cli.context import open_store, state
 from vault.errors import InputError
+from vault.retention.classes import NEVER_STORED
 from vault.retention.purge import run_purge
 from vault.retention.reports import purge_reports, to_csv, to_html, to_json
 from vault.retention.rules import retention_config
@@ -34,6 +35,8 @@ def retention_show(ctx: typer.Context) -> None:
             table.add_row(
                 rule.record_class.name, str(rule.days), str(count), rule.record_class.description
             )
+        for never in NEVER_STORED:
+            table.add_row(never.name, "—", "—", never.description)
     out.print(table)
     out.print(
         f"purge runs every {config.purge_interval_hours:g} h under `mailvault serve`, "

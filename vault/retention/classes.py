@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from vault.audit.models import AuditEntry
+from vault.deliveries.models import BounceState, DeliveryOutcome
 from vault.subscribers.models import Subscriber, SubscriberStatus
 from vault.suppressions.models import Suppression
 
@@ -92,11 +93,55 @@ EXPIRED_SUPPRESSION = RecordClass(
     where=(Suppression.expires_at.is_not(None),),
 )
 
+DELIVERY_OUTCOME = RecordClass(
+    name="delivery_outcome",
+    description="delivery outcome: bounce, complaint or unsubscribe report (holds no address)",
+    default_days=180,
+    model=DeliveryOutcome,
+    key=DeliveryOutcome.id,
+    age=DeliveryOutcome.occurred_at,
+)
+# A bounce state row exists only while nothing has been decided: a suppression, or a success,
+# deletes it at once (vault.deliveries.services). What is left is a corporate hard bounce never
+# confirmed on another day, or soft bounces that never reached the threshold. 30 days after its
+# last report covers the soft window (14 days by default; ``retention_config`` refuses less)
+# and a monthly sending rhythm for the confirmation, and matches SPEC §6's 30 days for a
+# bounced subscriber's address. Every report rewrites ``updated_at``, so live states stay.
+BOUNCE_STATE = RecordClass(
+    name="bounce_state",
+    description="bounce state that led to no suppression (keyed digest, counts, days)",
+    default_days=30,
+    model=BounceState,
+    key=BounceState.id,
+    age=BounceState.updated_at,
+)
+
 RECORD_CLASSES: list[RecordClass] = [
     SUPPRESSED_SUBSCRIBER,
     INACTIVE_SUBSCRIBER,
     EXPIRED_SUPPRESSION,
+    DELIVERY_OUTCOME,
+    BOUNCE_STATE,
     AUDIT_ENTRY,
+]
+
+
+@dataclass(frozen=True)
+class NeverStored:
+    """A record SPEC §6 gives a deadline that mailvault never writes down, so no purge is due."""
+
+    name: str
+    description: str
+
+
+#: SPEC §6 keeps "a mailing's recipient list" until the mailing completes (+1 day). The release
+#: computes the audience from the subscribers table and streams it; no list of recipients, and
+#: no copy of the release, is ever stored (the audit entries hold counts and key ids).
+NEVER_STORED: list[NeverStored] = [
+    NeverStored(
+        name="mailing_recipient_list",
+        description="mailing recipient list — never stored: each release computes and streams it",
+    ),
 ]
 
 
@@ -107,4 +152,4 @@ def by_name(name: str) -> RecordClass:
     raise KeyError(name)
 
 
-__all__ = ["RECORD_CLASSES", "RecordClass", "by_name"]
+__all__ = ["NEVER_STORED", "RECORD_CLASSES", "NeverStored", "RecordClass", "by_name"]

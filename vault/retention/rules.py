@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from vault.config import Settings
+from vault.deliveries.services import BouncePolicy
 from vault.errors import ConfigError
-from vault.retention.classes import RECORD_CLASSES, RecordClass
+from vault.retention.classes import BOUNCE_STATE, RECORD_CLASSES, RecordClass
 
 DEFAULT_INTERVAL_HOURS = 24.0
 DEFAULT_BATCH = 1000
@@ -64,6 +65,14 @@ def retention_config(
         if days < 0:
             raise ConfigError(f"retention for {record_class.name} cannot be negative")
         rules.append(Rule(record_class, days))
+    window = BouncePolicy.from_sections(settings.sections).soft_window_days
+    bounce_days = next(r.days for r in rules if r.record_class is BOUNCE_STATE)
+    if bounce_days < window:
+        # A shorter rule would forget soft bounces inside the window that is counting them.
+        raise ConfigError(
+            f"retention for {BOUNCE_STATE.name} ({bounce_days} days) must be at least "
+            f"[bounces] soft_window_days ({window})"
+        )
     interval = float(section.get("purge_interval_hours", DEFAULT_INTERVAL_HOURS))
     batch = int(section.get("batch_size", DEFAULT_BATCH))
     if interval <= 0 or batch <= 0:
