@@ -88,10 +88,15 @@ def run_purge(
             continue
         while True:
             with store.write() as session:
+                # The class row first, locked: a second process resuming the same run (serve's
+                # schedule beside a hand-run `mailvault purge`) waits here, then sees this
+                # batch's deletions and counts instead of overwriting them.
+                row = _class_row(session, run_id, name, lock=True)
+                if row.done:
+                    break
                 keys = rule.record_class.expired_keys(
                     session, cutoff=cutoff, limit=config.batch_size
                 )
-                row = _class_row(session, run_id, name)
                 if not keys:
                     _finish_class(session, run_id, rule)
                     break
@@ -103,8 +108,10 @@ def run_purge(
             if progress:
                 progress(removed)
     with store.write() as session:
-        run = session.get(PurgeRun, run_id)
+        run = session.get(PurgeRun, run_id, with_for_update=True)
         assert run is not None
+        if run.status == "completed":  # another process finished this run meanwhile
+            return run_id
         counts = {c.record_class: c.removed for c in run.classes}
         details: dict[str, object] = {"run_id": str(run_id), "dry_run": dry_run, "removed": counts}
         if removed_through_seq is None and not dry_run:
@@ -128,12 +135,15 @@ def run_purge(
     return run_id
 
 
-def _class_row(session: Session, run_id: uuid.UUID, name: str) -> PurgeRunClass:
-    row = session.scalar(
-        select(PurgeRunClass).where(
-            PurgeRunClass.run_id == run_id, PurgeRunClass.record_class == name
-        )
+def _class_row(
+    session: Session, run_id: uuid.UUID, name: str, *, lock: bool = False
+) -> PurgeRunClass:
+    statement = select(PurgeRunClass).where(
+        PurgeRunClass.run_id == run_id, PurgeRunClass.record_class == name
     )
+    if lock:
+        statement = statement.with_for_update()  # SQLite: its write lock already serializes
+    row = session.scalar(statement)
     assert row is not None
     return row
 
