@@ -247,6 +247,10 @@ class Vault:
                 subject=f"domain:{parsed.domain}",
                 subscriptions=len(answer["subscriptions"]),
                 suppressions=len(answer["suppressions"]),
+                delivery_outcomes=sum(
+                    s["delivery_outcomes"]["count"] for s in answer["subscriptions"]
+                ),
+                bounce_state=answer["bounce_state"]["held"],
             )
             return answer
 

@@ -50,3 +50,31 @@ def test_access_is_audited_without_the_address(store: Vault) -> None:
         entry = session.scalars(select(AuditEntry).where(AuditEntry.tag == "subject:access")).one()
     assert entry.subject == "domain:example.com"
     assert "kiji" not in str(entry.details)
+
+
+def test_delivery_outcomes_are_counted_per_subscription_and_bounce_state_flagged(
+    store: Vault,
+) -> None:
+    store.create_list("news")
+    store.create_list("offers")
+    for name in ("news", "offers"):
+        store.subscribe(
+            "kiji@corp.example", list_name=name, consent=ConsentMethod.DOUBLE_OPT_IN, source="f"
+        )
+    store.record_event({"type": "bounce", "recipient": "kiji@corp.example", "status": "4.2.2"})
+    store.record_event(
+        {"type": "bounce", "recipient": "kiji@corp.example", "status": "5.1.1", "list": "offers"}
+    )
+    answer = store.subject_access("kiji@corp.example")
+    by_list = {s["list"]: s["delivery_outcomes"] for s in answer["subscriptions"]}
+    # Without a list an outcome goes to the oldest subscription; with one, to that list's.
+    assert by_list["news"]["count"] == 1 and by_list["news"]["by_reason"] == {"mailbox_full": 1}
+    assert by_list["offers"]["by_reason"] == {"user_unknown": 1}
+    assert by_list["offers"]["last_at"] is not None
+    assert answer["bounce_state"]["held"] is True
+    assert set(answer["bounce_state"]) == {"held", "updated_at"}  # never the digest
+    store.record_event({"type": "delivered", "recipient": "kiji@corp.example"})
+    assert store.subject_access("kiji@corp.example")["bounce_state"] == {
+        "held": False,
+        "updated_at": None,
+    }
