@@ -18,7 +18,7 @@ from vault.crypto.keyring import (
 )
 from vault.crypto.local_parts import LocalPartCipher, sealed_key_id
 from vault.crypto.suite import KeySuite
-from vault.crypto.tokens import open_token, seal_token
+from vault.crypto.tokens import TokenSealer, open_token, seal_token
 
 __all__ = [
     "DIGEST_BYTES",
@@ -32,6 +32,7 @@ __all__ = [
     "Keyring",
     "LocalPartCipher",
     "Purpose",
+    "TokenSealer",
     "create_keyring",
     "generate_kek_file",
     "hmac_sha256",

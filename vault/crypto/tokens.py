@@ -25,12 +25,28 @@ _AAD_PREFIX = b"mailvault/token/v1\x00"
 _OVERHEAD = _HEADER.size + primitives.NONCE_BYTES + 16
 
 
+class TokenSealer:
+    """Seals many payloads for one context under the primary ``token`` key as it was when the
+    sealer was made: the key lookup and the cipher's key schedule, most of a token's cost, are
+    paid once (a release seals one token per recipient). Each token still gets its own nonce.
+    """
+
+    __slots__ = ("_aad", "_cipher", "_header")
+
+    def __init__(self, keyring: Keyring, *, context: bytes) -> None:
+        key = keyring.primary(Purpose.TOKEN)
+        self._header = _HEADER.pack(FORMAT_AES256_GCM_SIV, key.id)
+        self._cipher = primitives.SivCipher(key.secret())
+        self._aad = _AAD_PREFIX + self._header + context
+
+    def seal(self, payload: bytes) -> str:
+        sealed = self._cipher.seal(payload, self._aad)
+        return base64.urlsafe_b64encode(self._header + sealed).rstrip(b"=").decode("ascii")
+
+
 def seal_token(keyring: Keyring, payload: bytes, *, context: bytes) -> str:
     """``payload`` sealed under the primary ``token`` key, as URL-safe text."""
-    key = keyring.primary(Purpose.TOKEN)
-    header = _HEADER.pack(FORMAT_AES256_GCM_SIV, key.id)
-    sealed = primitives.SivCipher(key.secret()).seal(payload, _AAD_PREFIX + header + context)
-    return base64.urlsafe_b64encode(header + sealed).rstrip(b"=").decode("ascii")
+    return TokenSealer(keyring, context=context).seal(payload)
 
 
 def open_token(keyring: Keyring, token: str, *, context: bytes) -> bytes:

@@ -14,6 +14,7 @@ from vault.unsubscribe.tokens import (
     ONE_CLICK,
     create_token,
     list_unsubscribe_headers,
+    token_maker,
     unsubscribe_url,
     verify_token,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "render_confirmation_page",
     "render_done_page",
     "render_invalid_page",
+    "token_maker",
     "unsubscribe_by_token",
     "unsubscribe_url",
     "verify_token",
