@@ -32,6 +32,7 @@ from vault.subscribers.services import new_subscriber  # noqa: E402
 from vault.suppressions.models import SuppressionReason  # noqa: E402
 
 PASSPHRASE = "benchmark-passphrase-not-secret"
+PUBLIC_URL = "https://lists.example.test"
 
 
 def make_store(directory: Path) -> Settings:
@@ -55,6 +56,7 @@ def env_for(settings: Settings) -> dict[str, str]:
         MAILVAULT_DATABASE_URL=settings.database_url,
         MAILVAULT_KEYS_DIR=str(settings.keys_dir),
         MAILVAULT_KEK_PASSPHRASE=PASSPHRASE,
+        MAILVAULT_PUBLIC_URL=PUBLIC_URL,
         PYTHONPATH=str(ROOT),
     )
     return env

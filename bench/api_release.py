@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 from _api_common import (
+    PUBLIC_URL,
     Role,
     Vault,
     add_subscribers,
@@ -81,7 +82,7 @@ def main() -> None:
         report = releases.ReleaseReport()
         started = time.perf_counter()
         lines = 0
-        for batch in releases.recipients(store, ticket, report):
+        for batch in releases.recipients(store, ticket, report, public_url=PUBLIC_URL):
             lines += len("".join(map(releases.ndjson_line, batch)).splitlines())
         in_process_rate = n / (time.perf_counter() - started)
         assert report.suppressed == n // 100

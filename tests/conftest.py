@@ -29,6 +29,8 @@ TEST_PASSPHRASE = "test-passphrase-for-the-suite"
 POSTGRES_URL = os.environ.get("MAILVAULT_TEST_POSTGRES_URL")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 START = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+#: Where the test stores say recipients reach /u/{token} (releases need one).
+PUBLIC_URL = "https://lists.example.test"
 # Argon2id at its cheapest: the suite opens keyrings hundreds of times; strength is not tested here.
 FAST_ARGON2 = {"time_cost": 1, "memory_cost_kib": 8, "parallelism": 1}
 
@@ -126,7 +128,12 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def settings(database_url: str, keys_dir: Path) -> Settings:
-    return Settings(database_url=database_url, keys_dir=keys_dir, kek_passphrase=TEST_PASSPHRASE)
+    return Settings(
+        database_url=database_url,
+        keys_dir=keys_dir,
+        kek_passphrase=TEST_PASSPHRASE,
+        public_url=PUBLIC_URL,
+    )
 
 
 @pytest.fixture
@@ -146,6 +153,7 @@ def cli_env(settings: Settings) -> dict[str, str]:
         MAILVAULT_DATABASE_URL=settings.database_url,
         MAILVAULT_KEYS_DIR=str(settings.keys_dir),
         MAILVAULT_KEK_PASSPHRASE=TEST_PASSPHRASE,
+        MAILVAULT_PUBLIC_URL=PUBLIC_URL,
         COLUMNS="200",
     )
     return env

@@ -18,6 +18,8 @@ DEFAULT_DATABASE_URL = "sqlite:///./mailvault.db"
 DEFAULT_KEYS_DIR = Path("keys")
 #: The documented passphrase of the committed example keyring. Public, hence demo-only.
 DEMO_PASSPHRASE = "mailvault-demo-passphrase-not-secret"  # noqa: S105 - public on purpose
+#: Where recipients reach ``/u/{token}`` in demo mode (``make run`` serves on this address).
+DEMO_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 def example_keys_dir() -> Path:
@@ -32,6 +34,10 @@ class Settings:
     kek_passphrase: str | None = field(default=None, repr=False)
     kek_file: Path | None = None
     demo: bool = False
+    # The base URL recipients reach the API at, for the one-click unsubscribe links a release
+    # adds (``[api] public_url`` / MAILVAULT_PUBLIC_URL). ``mailvault serve`` refuses to start
+    # without it outside demo mode; see ``public_base_url``.
+    public_url: str | None = None
     # The TOML file's other tables ([retention], [policy], [api], ...) for the parts using them.
     sections: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -45,7 +51,27 @@ class Settings:
         passphrase = self.kek_passphrase
         if passphrase is None and self.kek_file is None:
             passphrase = DEMO_PASSPHRASE
-        return replace(self, keys_dir=keys_dir, kek_passphrase=passphrase)
+        return replace(
+            self,
+            keys_dir=keys_dir,
+            kek_passphrase=passphrase,
+            public_url=self.public_url or DEMO_PUBLIC_URL,
+        )
+
+    def public_base_url(self) -> str:
+        """The configured public URL, checked (https, or http on a loopback address), or a
+        ``ConfigError`` that says how to set it. Releases need it for ``List-Unsubscribe``."""
+        # Imported here: every module imports the settings, and vault.unsubscribe the models.
+        from vault.unsubscribe.tokens import unsubscribe_url
+
+        if not self.public_url:
+            raise ConfigError(
+                "no public URL for unsubscribe links: set [api] public_url in the TOML settings "
+                "or MAILVAULT_PUBLIC_URL to the https:// address recipients reach this API at "
+                "(releases add List-Unsubscribe headers that point there)"
+            )
+        unsubscribe_url(self.public_url, "")  # raises ConfigError unless usable
+        return self.public_url.strip().rstrip("/")
 
 
 def _truthy(value: str | None) -> bool:
@@ -68,11 +94,15 @@ def load_settings(
     )
     if config_path is not None:
         values, sections = _read_toml(config_path)
+    api = sections.get("api", {})
+    if isinstance(api, dict) and api.get("public_url") is not None:
+        values["public_url"] = str(api["public_url"])
     for name, var in (
         ("database_url", "MAILVAULT_DATABASE_URL"),
         ("keys_dir", "MAILVAULT_KEYS_DIR"),
         ("kek_passphrase", "MAILVAULT_KEK_PASSPHRASE"),
         ("kek_file", "MAILVAULT_KEK_FILE"),
+        ("public_url", "MAILVAULT_PUBLIC_URL"),
     ):
         if env.get(var):
             values[name] = env[var]

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vault.api.errors import NotAuthenticated
 from vault.audit.services import Actor
-from vault.errors import PermissionDenied
+from vault.errors import ConfigError, PermissionDenied
 from vault.principals.permissions import Permission, Role, roles_with
 from vault.principals.services import Authenticator, Identity, looks_like_token
 from vault.store import Vault
@@ -30,6 +30,24 @@ def get_store(request: Request) -> Vault:
 
 
 Store = Annotated[Vault, Depends(get_store)]
+
+
+def get_public_url(request: Request) -> str:
+    """Where recipients reach ``/u/{token}``: a route that makes unsubscribe links needs it.
+
+    Without one the route fails (500, the reason in the server log) before it does anything:
+    mail released without its List-Unsubscribe link would break RFC 8058 silently.
+    """
+    url = getattr(request.app.state, "public_url", None)
+    if not isinstance(url, str):
+        raise ConfigError(
+            "releases need a public URL for List-Unsubscribe links: set [api] public_url "
+            "or MAILVAULT_PUBLIC_URL"
+        )
+    return url
+
+
+PublicUrl = Annotated[str, Depends(get_public_url)]
 
 
 async def current_identity(

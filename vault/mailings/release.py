@@ -8,6 +8,8 @@ Fail closed, in three steps:
 2. ``recipients``: read the audience in id order, batch by batch; decrypt each local part and
    drop every address suppressed *now* (globally or for the list), so a suppression added after
    the mailing was created still wins. A row that does not decrypt is skipped and counted.
+   Each released recipient carries its one-click unsubscribe link (RFC 8058), a token sealed
+   for this subscriber and list, under the configured public URL.
 3. ``finish``: a ``mailing:release_report`` audit entry with the counts and key ids.
 """
 
@@ -31,6 +33,7 @@ from vault.mailings import services as mailings
 from vault.mailings.segments import DomainRules
 from vault.subscribers.models import Subscriber
 from vault.suppressions.models import GLOBAL_SCOPE, Suppression
+from vault.unsubscribe.tokens import ONE_CLICK, token_maker, unsubscribe_url
 
 if TYPE_CHECKING:
     from vault.store import Vault
@@ -42,17 +45,25 @@ _QUERY_CHUNK = 5000
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """One released recipient. The one-click unsubscribe work will add its
-    ``list_unsubscribe`` fields here and in ``ndjson_line``."""
+    """One released recipient, with the values of its two unsubscribe header fields."""
 
     subscriber_id: uuid.UUID
     address: str
+    list_unsubscribe: str  # "<https://…/u/TOKEN>", the List-Unsubscribe field's value
+    list_unsubscribe_post: str = ONE_CLICK  # the List-Unsubscribe-Post field's value
 
 
 def ndjson_line(recipient: Recipient) -> str:
-    """The wire form of one recipient: ``{"subscriber_id": ..., "address": ...}`` and a newline."""
+    """The wire form of one recipient and a newline: ``{"subscriber_id": ..., "address": ...,
+    "list_unsubscribe": "<https://…/u/…>", "list_unsubscribe_post": "List-Unsubscribe=One-Click"}``
+    """
     address = json.dumps(recipient.address, ensure_ascii=False)
-    return f'{{"subscriber_id":"{recipient.subscriber_id}","address":{address}}}\n'
+    link = json.dumps(recipient.list_unsubscribe)
+    post = json.dumps(recipient.list_unsubscribe_post)
+    return (
+        f'{{"subscriber_id":"{recipient.subscriber_id}","address":{address},'
+        f'"list_unsubscribe":{link},"list_unsubscribe_post":{post}}}\n'
+    )
 
 
 @dataclass(frozen=True)
@@ -115,10 +126,23 @@ def start(store: Vault, *, actor: Actor, mailing_id: uuid.UUID, reason: str) -> 
 
 
 def recipients(
-    store: Vault, ticket: ReleaseTicket, report: ReleaseReport, *, batch_size: int = DEFAULT_BATCH
+    store: Vault,
+    ticket: ReleaseTicket,
+    report: ReleaseReport,
+    *,
+    public_url: str,
+    batch_size: int = DEFAULT_BATCH,
 ) -> Iterator[list[Recipient]]:
-    """The unsuppressed recipients, one list per batch (step 2). Updates ``report``."""
+    """The unsuppressed recipients, one list per batch (step 2). Updates ``report``.
+
+    ``public_url`` is where recipients reach ``/u/{token}`` (``Settings.public_base_url()``);
+    a URL that is not https (or http on a loopback address) raises ``ConfigError`` at once.
+    """
+    # The URL checked and the token key set up once: per recipient, one seal and one format.
+    link = "<" + unsubscribe_url(public_url, "")
+    make_token = token_maker(store.keys)
     where = mailings.audience(ticket.list_id, ticket.rules)
+    list_id = ticket.list_id
     scopes = [GLOBAL_SCOPE, str(ticket.list_id)]
     cipher = store.keys.cipher
     last: uuid.UUID | None = None
@@ -132,7 +156,7 @@ def recipients(
             if not rows:
                 return
             last = rows[-1][0]
-            opened: list[Recipient] = []
+            opened: list[tuple[uuid.UUID, str]] = []
             canonicals: list[str] = []
             for subscriber_id, domain, sealed in rows:
                 try:
@@ -141,12 +165,16 @@ def recipients(
                 except InvalidCiphertext:
                     report.undecryptable += 1
                     continue
-                opened.append(Recipient(subscriber_id, f"{local}@{domain}"))
+                opened.append((subscriber_id, f"{local}@{domain}"))
                 canonicals.append(f"{local.lower()}@{domain}")
             flags = suppressed(
                 session, keys=store.keys, canonicals=canonicals, scopes=scopes, now=store.now()
             )
-        batch = [r for r, hit in zip(opened, flags, strict=True) if not hit]
+        batch = [
+            Recipient(subscriber_id, address, link + make_token(subscriber_id, list_id) + ">")
+            for (subscriber_id, address), hit in zip(opened, flags, strict=True)
+            if not hit
+        ]
         report.suppressed += len(opened) - len(batch)
         report.released += len(batch)
         yield batch

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from vault.api import auditing
-from vault.api.deps import Allowed, Caller, Store
+from vault.api.deps import Allowed, Caller, PublicUrl, Store
 from vault.api.schemas import (
     DomainCount,
     MailingCreate,
@@ -179,8 +179,11 @@ def grant_override(
         200: {
             "content": {NDJSON: {}},
             "description": (
-                'One JSON object per line: {"subscriber_id": ..., "address": ...}; the last '
-                'line is {"summary": {"released": n, "suppressed": n, "undecryptable": n}}. '
+                'One JSON object per line: {"subscriber_id": ..., "address": ..., '
+                '"list_unsubscribe": "<https://.../u/TOKEN>", "list_unsubscribe_post": '
+                '"List-Unsubscribe=One-Click"} (the values of the List-Unsubscribe and '
+                "List-Unsubscribe-Post header fields to add to that recipient's message); the "
+                'last line is {"summary": {"released": n, "suppressed": n, "undecryptable": n}}. '
                 "A stream that ends without the summary line was cut short."
             ),
         }
@@ -191,19 +194,24 @@ def release(
     body: Reason,
     store: Store,
     caller: Annotated[Caller, Allowed(Permission.MAILING_RELEASE)],
+    public_url: PublicUrl,
 ) -> StreamingResponse:
     # Step 1 runs before the response starts: if the claim or its audit entry fails, the
     # caller gets an error and not one address.
     ticket = releases.start(store, actor=caller.actor, mailing_id=mailing_id, reason=body.reason)
     return StreamingResponse(
-        _stream(store, caller, ticket), media_type=NDJSON, headers={"Cache-Control": "no-store"}
+        _stream(store, caller, ticket, public_url),
+        media_type=NDJSON,
+        headers={"Cache-Control": "no-store"},
     )
 
 
-def _stream(store: Vault, caller: Caller, ticket: releases.ReleaseTicket) -> Iterator[bytes]:
+def _stream(
+    store: Vault, caller: Caller, ticket: releases.ReleaseTicket, public_url: str
+) -> Iterator[bytes]:
     report = releases.ReleaseReport()
     try:
-        for batch in releases.recipients(store, ticket, report):
+        for batch in releases.recipients(store, ticket, report, public_url=public_url):
             if batch:
                 yield "".join(map(releases.ndjson_line, batch)).encode("utf-8")
         report.completed = True
