@@ -50,7 +50,9 @@ def test_a_full_event_parses() -> None:
         (event(type="deferred", status="2.0.0"), "success"),
         (event(occurred_at="yesterday"), "ISO 8601"),
         (event(occurred_at="2026-03-01T08:00:00"), "time zone"),
-        (event(extra=1, another=2), "unknown field(s) in the delivery event: another, extra"),
+        (event(extra=1, another=2), "2 unknown field(s) in the delivery event; the fields are"),
+        ({**event(), "Secret.Person@example.com": 1}, "1 unknown field(s)"),
+        (event(list="Secret.Person@example.com"), "not an address"),
     ],
 )
 def test_bad_events_name_the_problem_and_never_the_address(data: object, problem: str) -> None:

@@ -66,9 +66,13 @@ def parse_event(data: object) -> DeliveryEvent:
     """A delivery event from decoded JSON; ``InputError`` names the first problem."""
     if not isinstance(data, Mapping):
         raise InputError("a delivery event must be a JSON object")
-    unknown = sorted(str(k) for k in data if k not in _FIELDS)
+    unknown = [k for k in data if k not in _FIELDS]
     if unknown:
-        raise InputError(f"unknown field(s) in the delivery event: {', '.join(unknown)}")
+        # Not named: a key the caller invented may be an address (or a local part).
+        raise InputError(
+            f"{len(unknown)} unknown field(s) in the delivery event; the fields are "
+            + ", ".join(sorted(_FIELDS))
+        )
     try:
         kind = EventType(_text(data, "type", required=True) or "")
     except ValueError:
@@ -101,6 +105,9 @@ def parse_event(data: object) -> DeliveryEvent:
         if occurred_at.tzinfo is None:
             raise InputError("occurred_at needs a time zone (Z or +hh:mm)")
     list_name = _text(data, "list")
+    if list_name is not None and "@" in list_name:
+        # List names never hold '@' (the API refuses them); an unknown list's 404 names it.
+        raise InputError("list must be a list name or id, not an address")
     return DeliveryEvent(
         type=kind,
         recipient=recipient,
