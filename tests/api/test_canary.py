@@ -1,6 +1,7 @@
 """Privacy invariant 1 over the API: the canary's local part is in no response body (except the
 release to a sender and the echo of what the caller just sent), in no log line (uvicorn's
-access log included, from a real server), and nowhere in the database."""
+access log included, from a real server), and nowhere in the database. The unsubscribe link's
+token appears in no log line either (the access log keeps its header only)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -22,12 +24,16 @@ from sqlalchemy import select
 from tests.api.client import ApiClient
 from tests.canary import CANARY, CANARY_DOMAIN, CANARY_LOCAL, assert_absent, database_bytes
 from tests.conftest import REPO
+from tests.deliveries.messages import CORPORATE_HARD, CORPUS, MAILBOX_FULL, message_for
 from tests.test_canary import captured_logs  # noqa: F401 - a fixture, used by name
 from vault.audit.models import AuditEntry
 from vault.principals.permissions import Role
 from vault.store import Vault
 
-Call = Callable[[Role, str, str, Any], httpx.Response]
+# (role or None for no token, method, path, JSON body, and optionally content= and headers=)
+Call = Callable[..., httpx.Response]
+RFC822 = {"Content-Type": "message/rfc822"}
+ONE_CLICK_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def _without(body: Any, key: str) -> Any:
@@ -39,13 +45,26 @@ def _without(body: Any, key: str) -> Any:
     return body
 
 
-def exercise(call: Call) -> None:
-    """Push the canary through every API path, checking each response as it comes."""
+def exercise(call: Call) -> str:
+    """Push the canary through every API path, checking each response as it comes. Returns the
+    canary's unsubscribe link path (``/u/<token>``)."""
 
-    def ok(role: Role, method: str, path: str, body: Any = None, *, echo: bool = False) -> Any:
-        response = call(role, method, path, body)
+    def ok(
+        role: Role | None,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        echo: bool = False,
+        **raw: Any,
+    ) -> Any:
+        response = call(role, method, path, body, **raw)
         assert response.status_code < 500, (path, response.status_code)
-        if response.headers.get("content-type", "").startswith("application/x-ndjson"):
+        content_type = response.headers.get("content-type", "")
+        if content_type.startswith("application/x-ndjson"):
+            return response.text
+        if "json" not in content_type:  # HTML pages, CSV
+            assert_absent(response.text, path)
             return response.text
         parsed = response.json()
         assert_absent(json.dumps(_without(parsed, "address") if echo else parsed), path)
@@ -74,6 +93,42 @@ def exercise(call: Call) -> None:
     assert checked["results"][0]["address"] == CANARY
     released = ok(s, "POST", f"/v1/mailings/{mailing['id']}/release", {"reason": "send"})
     assert CANARY_LOCAL in released, "positive control: the release does carry the address"
+    lines = [json.loads(line) for line in released.splitlines()]
+    (canary_line,) = [line for line in lines if line.get("address") == CANARY]
+    link = urlsplit(canary_line["list_unsubscribe"][1:-1]).path
+    assert_absent(link, "the unsubscribe link")
+    # The recipient follows the link: no token, any body, then again.
+    ok(None, "GET", link)
+    ok(None, "POST", link, content=b"List-Unsubscribe=One-Click", headers=ONE_CLICK_FORM)
+    ok(None, "POST", link, content=b"List-Unsubscribe=One-Click", headers=ONE_CLICK_FORM)
+    ok(None, "POST", f"{link[:-3]}AAA")
+    ok(None, "GET", f"/u/{CANARY_LOCAL}")
+    ok(None, "POST", f"/u/{CANARY_LOCAL}%40{CANARY_DOMAIN}")
+    # The sender reports outcomes: JSON events and raw messages about the canary.
+    ok(
+        s,
+        "POST",
+        "/v1/events",
+        {
+            "type": "bounce",
+            "recipient": CANARY,
+            "status": "4.2.2",
+            "diagnostic": f'552 5.2.2 <{CANARY}>: mailbox of "{CANARY_LOCAL}" is full',
+            "list": "canary-news",
+        },
+    )
+    ok(s, "POST", "/v1/events", {"type": "complaint", "recipient": CANARY, CANARY: CANARY})
+    ok(s, "POST", "/v1/events", {"type": "bounce", "recipient": CANARY, "list": CANARY})
+    ok(s, "POST", "/v1/events", {"type": "bounce", "recipient": f"{CANARY_LOCAL}@@x.example"})
+    if (CORPUS / "expected.tsv").is_file():
+        for kind in (MAILBOX_FULL, CORPORATE_HARD):
+            raw = message_for(kind, f"{CANARY_LOCAL}@other.example")
+            ok(s, "POST", "/v1/events", content=raw, headers=RFC822)
+    ok(s, "POST", "/v1/events", content=CANARY.encode(), headers=RFC822)
+    ok(c, "POST", "/v1/subject-access", {"address": CANARY}, echo=True)
+    ok(c, "POST", "/v1/subject-access", {"address": f"{CANARY_LOCAL}@other.example"}, echo=True)
+    for format_ in ("json", "csv", "html"):
+        ok(c, "GET", f"/v1/reports/purges?format={format_}")
     ok(
         s,
         "POST",
@@ -103,10 +158,12 @@ def exercise(call: Call) -> None:
         "/v1/lists/canary-news/subscribers",
         {"address": CANARY, "consent": CANARY, "source": CANARY},
     )
-    ok(c, "POST", "/v1/subjects/erase", {"address": CANARY, "source": "ticket 7"})
+    ok(c, "POST", "/v1/erasures", {"address": CANARY, "source": "ticket 7"})
     ok(c, "POST", "/v1/subjects/erase", {"address": f"{CANARY_LOCAL}@other.example", "source": "t"})
+    ok(c, "POST", "/v1/subject-access", {"address": CANARY}, echo=True)
     ok(c, "GET", "/v1/audit?limit=1000")
     ok(c, "GET", "/v1/audit/verify")
+    return link
 
 
 def _assert_store_clean(store: Vault, database_url: str) -> None:
@@ -127,10 +184,13 @@ def test_canary_over_the_api_in_process(
     # httpx logs the client's own request lines; the misplaced-URL calls below are the client's
     # mistake on purpose. The server side of those is checked against a real access log below.
     monkeypatch.setattr(logging.getLogger("httpx"), "disabled", True)
-    exercise(
-        lambda role, method, path, body: client.as_(tokens[role]).request(method, path, json=body)
+    link = exercise(
+        lambda role, method, path, body, **raw: client.as_(tokens[role] if role else None).request(
+            method, path, json=body, **raw
+        )
     )
     assert_absent(captured_logs.getvalue(), "the captured logs")
+    assert link.rsplit("/", 1)[1] not in captured_logs.getvalue()
     _assert_store_clean(store, database_url)
 
 
@@ -176,16 +236,24 @@ def test_canary_over_a_real_server_and_its_access_log(
     server: tuple[str, Path], tokens: dict[Role, str], store: Vault, database_url: str
 ) -> None:
     base, log = server
+
+    def call(role: Role | None, method: str, path: str, body: Any, **raw: Any) -> httpx.Response:
+        headers = dict(raw.pop("headers", None) or {})
+        if role is not None:
+            headers["Authorization"] = f"Bearer {tokens[role]}"
+        return http.request(method, path, json=body, headers=headers, **raw)
+
     with httpx.Client(base_url=base, timeout=30) as http:
-        exercise(
-            lambda role, method, path, body: http.request(
-                method, path, json=body, headers={"Authorization": f"Bearer {tokens[role]}"}
-            )
-        )
+        link = exercise(call)
     time.sleep(0.2)
     text = log.read_text()
     assert '"POST /v1/lookup HTTP/1.1" 200' in text, "the access log was captured"
     assert "/v1/lists/<redacted>" in text and "address=" not in text
+    token = link.rsplit("/", 1)[1]
+    assert f'"POST /u/{token[:7]}... HTTP/1.1" 200' in text, "the link, shortened"
+    assert token not in text and token[:20] not in text
+    assert '"POST /v1/events HTTP/1.1" 200' in text
+    assert "scheduled purge" in text, "serve purges on its schedule (the first one at start)"
     assert_absent(text, "the server's log (uvicorn access and error logs)")
     for token in tokens.values():
         assert token not in text

@@ -1,5 +1,6 @@
 """Every (role, endpoint) pair, generated from the permission table and the app's routes:
-an allowed role succeeds, a forbidden one gets 403 and changes nothing in the database."""
+an allowed role succeeds, a forbidden one gets 403 and changes nothing in the database. The
+public routes (the unsubscribe link, ``x-public`` in OpenAPI) answer every role and no token."""
 
 from __future__ import annotations
 
@@ -27,6 +28,13 @@ from vault.subscribers import services as subscribers
 class Call:
     path: str
     json: Any = None
+    content: bytes | None = None
+    headers: dict[str, str] | None = None
+
+    def send(self, client: ApiClient, method: str) -> Any:
+        if self.content is not None:
+            return client.request(method, self.path, content=self.content, headers=self.headers)
+        return client.request(method, self.path, json=self.json)
 
 
 def _mailing(store: Vault, *, released: bool = False) -> uuid.UUID:
@@ -57,6 +65,16 @@ def _address(n: int) -> str:
     return f"user{n}@example.net"
 
 
+def _token(store: Vault) -> str:
+    """An unsubscribe token for a@example.com on ``news``."""
+    with store.read() as session:
+        found = subscribers.find_everywhere(session, keys=store.keys, canonical="a@example.com")[0]
+    return store.unsubscribe_token(subscriber_id=found.id, list_id=found.list_id)
+
+
+ONE_CLICK_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
 V = API_PREFIX
 # (method, route path) -> how to make one valid request; may prepare state. ``n`` is unique.
 CASES: dict[tuple[str, str], Callable[[Vault, int], Call]] = {
@@ -81,6 +99,20 @@ CASES: dict[tuple[str, str], Callable[[Vault, int], Call]] = {
     ("POST", f"{V}/lookup"): lambda s, n: Call(f"{V}/lookup", {"address": "a@example.com"}),
     ("POST", f"{V}/subjects/erase"): lambda s, n: Call(
         f"{V}/subjects/erase", {"address": _address(n), "source": "ticket 42"}
+    ),
+    ("POST", f"{V}/erasures"): lambda s, n: Call(
+        f"{V}/erasures", {"address": _address(n), "source": "ticket 42"}
+    ),
+    ("POST", f"{V}/subject-access"): lambda s, n: Call(
+        f"{V}/subject-access", {"address": "a@example.com"}
+    ),
+    ("POST", f"{V}/events"): lambda s, n: Call(
+        f"{V}/events", {"type": "bounce", "recipient": _address(n), "status": "5.2.2"}
+    ),
+    ("GET", f"{V}/reports/purges"): lambda s, n: Call(f"{V}/reports/purges?format=csv"),
+    ("GET", "/u/{token}"): lambda s, n: Call(f"/u/{_token(s)}"),
+    ("POST", "/u/{token}"): lambda s, n: Call(
+        f"/u/{_token(s)}", content=b"List-Unsubscribe=One-Click", headers=ONE_CLICK_FORM
     ),
     ("POST", f"{V}/suppressions"): lambda s, n: Call(
         f"{V}/suppressions", {"addresses": [_address(n)], "reason": "manual"}
@@ -124,6 +156,16 @@ def api_routes(app: FastAPI) -> list[tuple[str, str, str | None]]:
     ]
 
 
+def public_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """The operations marked ``x-public``: no token needed."""
+    return {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("x-public")
+    }
+
+
 def snapshot(store: Vault) -> dict[str, list[tuple[str, ...]]]:
     with store.read() as session:
         return {
@@ -137,8 +179,12 @@ def snapshot(store: Vault) -> dict[str, list[tuple[str, ...]]]:
 def test_every_route_has_a_case_and_a_permission(app: FastAPI) -> None:
     routes = api_routes(app)
     assert {(m, p) for m, p, _ in routes} == set(CASES)
-    unguarded = [(m, p) for m, p, needed in routes if needed is None]
+    public = public_routes(app)
+    assert public == {("GET", "/u/{token}"), ("POST", "/u/{token}")}
+    unguarded = [(m, p) for m, p, needed in routes if needed is None and (m, p) not in public]
     assert unguarded == [("GET", f"{V}/me")], "every route but /me must declare a permission"
+    # Public routes live outside /v1, so nothing under /v1 can be made public by mistake.
+    assert all(not p.startswith(f"{V}/") for _, p in public)
     declared = {needed for _, _, needed in routes if needed}
     # Every permission in the table guards a route, except the refinement checked in a handler.
     assert set(Permission) - declared == {Permission.SUPPRESSION_REMOVE_PROTECTED}
@@ -155,7 +201,7 @@ def test_every_role_against_every_endpoint(
         for role in sorted(Role, key=lambda r: r in allowed):
             call = CASES[(method, path)](store, next(counter))
             before = snapshot(store)
-            response = client.as_(tokens[role]).request(method, call.path, json=call.json)
+            response = call.send(client.as_(tokens[role]), method)
             where = f"{role} {method} {path}"
             if role in allowed:
                 if not 200 <= response.status_code < 300:
@@ -170,12 +216,26 @@ def test_every_role_against_every_endpoint(
     assert not failures, "\n".join(failures)
 
 
+def test_public_routes_need_no_token_and_ignore_a_bad_one(
+    app: FastAPI, client: ApiClient, store: Vault, news: str
+) -> None:
+    for method, path in sorted(public_routes(app)):
+        for token in (None, "mvk_" + "x" * 43):
+            call = CASES[(method, path)](store, 0)
+            response = call.send(client.as_(token), method)
+            assert response.status_code == 200, (method, path, token, response.status_code)
+
+
 def test_the_table_matches_the_spec() -> None:
     """SPEC §1 in brief: who may decrypt, who may read the audit log, who manages principals."""
     assert roles_with(Permission.MAILING_RELEASE) == {Role.SENDER}
     assert roles_with(Permission.AUDIT_READ) == {Role.COMPLIANCE}
     assert roles_with(Permission.PRINCIPAL_CREATE) == {Role.ADMIN}
     assert roles_with(Permission.SUPPRESSION_REMOVE_PROTECTED) == {Role.COMPLIANCE}
+    assert roles_with(Permission.EVENT_CREATE) == {Role.SENDER}
+    assert roles_with(Permission.SUBJECT_ACCESS) == {Role.COMPLIANCE}
+    assert roles_with(Permission.SUBJECT_ERASE) == {Role.COMPLIANCE}
+    assert roles_with(Permission.PURGE_READ) == {Role.COMPLIANCE}
     assert Permission.REPORT_READ not in ROLE_PERMISSIONS[Role.SENDER]
     assert not ROLE_PERMISSIONS[Role.SUPPORT] & {Permission.MAILING_READ, Permission.LIST_READ}
     assert not ROLE_PERMISSIONS[Role.COMPLIANCE] & {

@@ -1,8 +1,10 @@
 """The HTTP API: ``create_app(store or settings)`` builds the FastAPI application.
 
-Everything lives under ``/v1``; OpenAPI is at ``/openapi.json`` and ``/docs``. Routes declare
-the permission they need (``vault.api.deps.Allowed``); errors become problem+json in
-``vault.api.errors``; bodies are size-limited in ``vault.api.limits``.
+Everything lives under ``/v1`` except the one-click unsubscribe link ``/u/{token}``, which
+needs no token; OpenAPI is at ``/openapi.json`` and ``/docs``. Routes declare the permission
+they need (``vault.api.deps.Allowed``); errors become problem+json in ``vault.api.errors``;
+bodies are size-limited in ``vault.api.limits``. With ``purge_schedule`` the retention purge
+runs in the background for as long as the application does (``vault.retention.schedule``).
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from vault.api import errors
 from vault.api.deps import permission_of
 from vault.api.limits import DEFAULT_MAX_BODY, BodySizeLimit
 from vault.api.routes import (
     audit,
+    events,
     lists,
     lookup,
     mailings,
@@ -28,10 +32,14 @@ from vault.api.routes import (
     subjects,
     subscribers,
     suppressions,
+    unsubscribe,
 )
 from vault.config import Settings
+from vault.deliveries.reports import MAX_MESSAGE_BYTES
 from vault.principals import services as principal_services
 from vault.principals.services import Authenticator, Identity
+from vault.retention.rules import retention_config
+from vault.retention.schedule import PurgeScheduler
 from vault.store import Vault
 
 API_PREFIX = "/v1"
@@ -44,9 +52,12 @@ ROUTERS = (
     subjects.router,
     suppressions.router,
     mailings.router,
+    events.router,
     reports.router,
     audit.router,
 )
+#: Routes outside /v1 that need no token: the unsubscribe link recipients follow.
+PUBLIC_ROUTERS = (unsubscribe.router,)
 
 
 def create_app(
@@ -54,14 +65,31 @@ def create_app(
     *,
     max_body_bytes: int | None = None,
     token_cache_seconds: float | None = None,
+    purge_schedule: bool = False,
+    purge_interval_seconds: float | None = None,
 ) -> FastAPI:
     """The application over an open store (the caller closes it) or over settings (the app
-    opens the store at startup and closes it at shutdown)."""
+    opens the store at startup and closes it at shutdown).
+
+    Releases need ``settings.public_url`` for their ``List-Unsubscribe`` links: without it a
+    release fails (500, before anything is decrypted) rather than send mail without them;
+    ``mailvault serve`` refuses to start instead. ``purge_schedule`` runs the retention purge
+    every ``[retention] purge_interval_hours`` (or ``purge_interval_seconds``, for tests).
+    """
     owned = isinstance(store_or_settings, Settings)
     store = (
         Vault.open(store_or_settings)
         if isinstance(store_or_settings, Settings)
         else store_or_settings
+    )
+    # Checked now, so a bad URL is a startup error; a missing one only stops releases.
+    public_url = store.settings.public_base_url() if store.settings.public_url else None
+    scheduler = (
+        PurgeScheduler(
+            store, retention_config(store.settings), interval_seconds=purge_interval_seconds
+        )
+        if purge_schedule
+        else None
     )
     api_settings: dict[str, Any] = dict(store.settings.sections.get("api", {}))
     max_body = max_body_bytes or int(api_settings.get("max_body_bytes", DEFAULT_MAX_BODY))
@@ -73,9 +101,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if scheduler is not None:
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler is not None:
+                # Off the event loop: a purge in progress finishes its current batch first.
+                await run_in_threadpool(scheduler.stop)
             if owned:
                 store.close()
 
@@ -91,12 +124,18 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.store = store
+    app.state.public_url = public_url
+    app.state.purge_scheduler = scheduler
     app.state.authenticator = Authenticator(keyring=store.keyring, lookup=_lookup(store), ttl=ttl)
     for router in ROUTERS:
         _declare_permissions(router)
         app.include_router(router, prefix=API_PREFIX)
+    for router in PUBLIC_ROUTERS:
+        app.include_router(router)
     errors.install(app)
-    app.add_middleware(BodySizeLimit, max_bytes=max_body)
+    # A raw bounce may quote the whole original message: that one route takes more.
+    larger = {f"{API_PREFIX}/events": max(max_body, MAX_MESSAGE_BYTES)}
+    app.add_middleware(BodySizeLimit, max_bytes=max_body, per_path=larger)
     return app
 
 

@@ -3,6 +3,7 @@
     MailvaultError tree (vault.errors)     -> 400 / 403 / 404 / 409 / 422 / 500
     NotAuthenticated                        -> 401 with ``WWW-Authenticate: Bearer``
     BodyTooLarge                            -> 413
+    UnsupportedMediaType                    -> 415
     RequestValidationError (FastAPI)        -> 422, listing where and what, never the input
     Starlette HTTPException (404, 405, ...) -> its status
     database unavailable                    -> 503; anything else -> 500 with no internals
@@ -48,6 +49,10 @@ class BodyTooLarge(MailvaultError):
     """A request body over the configured limit."""
 
 
+class UnsupportedMediaType(MailvaultError):
+    """A request body of a content type the route does not take."""
+
+
 # (status, type slug) per error class; the first match in the class's MRO wins.
 _STATUS: dict[type[MailvaultError], tuple[int, str]] = {
     NotAuthenticated: (401, "unauthenticated"),
@@ -55,6 +60,7 @@ _STATUS: dict[type[MailvaultError], tuple[int, str]] = {
     NotFound: (404, "not-found"),
     Conflict: (409, "conflict"),
     BodyTooLarge: (413, "body-too-large"),
+    UnsupportedMediaType: (415, "unsupported-media-type"),
     InvalidAddress: (422, "invalid-address"),
     InputError: (422, "invalid-input"),
     ConfigError: (500, "server-misconfigured"),

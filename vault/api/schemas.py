@@ -11,7 +11,8 @@ import builtins
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -173,6 +174,66 @@ class ErasurePublic(Wire):
     suppression_added: bool
 
 
+class OutcomeCounts(Wire):
+    count: int
+    by_reason: dict[str, int] = Field(description="Outcomes per reason (user_unknown, ...)")
+    last_at: datetime | None
+
+
+class SubjectSubscription(Wire):
+    list: str | None
+    subscriber_id: uuid.UUID
+    status: str
+    status_changed_at: datetime | None
+    subscribed_at: datetime | None
+    last_activity_at: datetime | None
+    consent: builtins.list[ConsentEvent]
+    delivery_outcomes: OutcomeCounts
+
+
+class BounceStatePublic(Wire):
+    held: bool = Field(description="Whether unconfirmed bounces are being remembered")
+    updated_at: datetime | None
+
+
+class SubjectAccessPublic(Wire):
+    address: str = Field(description="The address you sent, echoed back")
+    domain: str
+    subscriptions: builtins.list[SubjectSubscription]
+    suppressions: builtins.list[SuppressionPublic]
+    bounce_state: BounceStatePublic
+    generated_at: datetime
+
+
+# -- delivery events -------------------------------------------------------------------------
+class EventDecision(Wire):
+    """What one JSON delivery event led to."""
+
+    kind: Literal["event"] = "event"
+    action: str = Field(description="The SPEC §5 rule: suppress, confirm, count, domain, ignore")
+    taken: str = Field(description="suppressed, pending, counted, domain, reset or ignored")
+    suppression: str | None = Field(description="The suppression reason, when one applies")
+    outcome_id: uuid.UUID | None = Field(description="The stored outcome, if one was stored")
+
+
+class MessageIngested(Wire):
+    """What one raw message (bounce, complaint, auto-reply, ...) led to: counts only."""
+
+    kind: Literal["message"] = "message"
+    run_id: uuid.UUID
+    messages: int
+    with_reports: int
+    without_bounce: int
+    unreadable: int
+    unusable_recipients: int
+    reports: int
+    by_action: dict[str, int]
+    by_taken: dict[str, int]
+    suppressions_added: dict[str, int]
+    outcomes_stored: int
+    problems: builtins.list[str] = Field(description="Why the message or a recipient was skipped")
+
+
 # -- suppressions ----------------------------------------------------------------------------
 class SuppressionCreate(Wire):
     addresses: builtins.list[AddressText] = Field(min_length=1, max_length=MAX_BATCH)
@@ -301,6 +362,12 @@ class AuditEntryPublic(Wire):
 class AuditPage(Wire):
     entries: builtins.list[AuditEntryPublic]
     next: int | None = Field(description="Pass as ?after= for the next page")
+
+
+class PurgeFormat(StrEnum):
+    CSV = "csv"
+    HTML = "html"
+    JSON = "json"
 
 
 class ChainPublic(Wire):

@@ -21,6 +21,7 @@ class Role(StrEnum):
 class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     AUDIT_VERIFY = "audit:verify"
+    EVENT_CREATE = "event:create"  # report a delivery outcome (DSN, complaint, JSON event)
     LIST_CREATE = "list:create"
     LIST_READ = "list:read"
     MAILING_CREATE = "mailing:create"
@@ -30,8 +31,10 @@ class Permission(StrEnum):
     PRINCIPAL_CREATE = "principal:create"
     PRINCIPAL_READ = "principal:read"
     PRINCIPAL_REVOKE = "principal:revoke"
+    PURGE_READ = "purge:read"  # purge reports (counts and dates only)
     REPORT_READ = "report:read"
     SEGMENT_PREVIEW = "segment:preview"
+    SUBJECT_ACCESS = "subject:access"  # everything held about one address (GDPR art. 15)
     SUBJECT_ERASE = "subject:erase"
     SUBSCRIBER_CREATE = "subscriber:create"
     SUBSCRIBER_LOOKUP = "subscriber:lookup"
@@ -46,8 +49,11 @@ class Permission(StrEnum):
 P = Permission
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    # The MTA hook: check, report outcomes as suppressions, release a mailing at send time.
-    Role.SENDER: frozenset({P.MAILING_RELEASE, P.SUPPRESSION_ADD, P.SUPPRESSION_CHECK}),
+    # The MTA hook: check, report outcomes (bounces, complaints, suppressions), release a
+    # mailing at send time.
+    Role.SENDER: frozenset(
+        {P.EVENT_CREATE, P.MAILING_RELEASE, P.SUPPRESSION_ADD, P.SUPPRESSION_CHECK}
+    ),
     # Campaign builders: lists, segments, mailings, counts; ids and domains, never local parts.
     Role.MARKETING: frozenset(
         {
@@ -65,12 +71,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPPORT: frozenset(
         {P.SUBSCRIBER_LOOKUP, P.SUBSCRIBER_UNSUBSCRIBE, P.SUPPRESSION_ADD, P.SUPPRESSION_REMOVE}
     ),
-    # Privacy and legal: audit, erasure, overrides, and the suppressions nobody else may lift.
+    # Privacy and legal: audit, erasure, subject access, purge reports, overrides, and the
+    # suppressions nobody else may lift.
     Role.COMPLIANCE: frozenset(
         {
             P.AUDIT_READ,
             P.AUDIT_VERIFY,
             P.MAILING_OVERRIDE,
+            P.PURGE_READ,
+            P.SUBJECT_ACCESS,
             P.SUBJECT_ERASE,
             P.SUBSCRIBER_LOOKUP,
             P.SUPPRESSION_ADD,
