@@ -1,4 +1,5 @@
-"""``mailvault serve``: the HTTP API under uvicorn, with an access log that carries no address."""
+"""``mailvault serve``: the HTTP API under uvicorn, with an access log that carries no address,
+and the retention purge on its schedule (``--no-purge`` leaves purging to a systemd timer)."""
 
 from __future__ import annotations
 
@@ -21,16 +22,30 @@ def serve(
             help="Demo mode only: (re)create one principal per role and print their tokens.",
         ),
     ] = False,
+    no_purge: Annotated[
+        bool,
+        typer.Option(
+            "--no-purge",
+            help="Do not run the retention purge every [retention] purge_interval_hours "
+            "(run `mailvault purge` from a timer instead).",
+        ),
+    ] = False,
 ) -> None:
-    """Run the HTTP API (OpenAPI at /docs, everything under /v1)."""
+    """Run the HTTP API (OpenAPI at /docs, everything under /v1, unsubscribe links at /u/)."""
     import uvicorn
 
     from vault.api.app import create_app
     from vault.api.logging import log_config
     from vault.errors import ConfigError
+    from vault.retention.rules import retention_config
     from vault.store import Vault
 
     settings = _state(ctx).settings
+    # Before anything opens: releases put List-Unsubscribe links under this URL (RFC 8058), so
+    # a server without it would send mail recipients cannot unsubscribe from in one click.
+    settings.public_base_url()
+    if not no_purge:
+        retention_config(settings)  # a bad [retention] table stops the start, not the first tick
     store = Vault.open(settings)
     if demo_principals:
         if not settings.demo:
@@ -39,7 +54,7 @@ def serve(
         from vault.cli.demo import announce_demo_principals
 
         announce_demo_principals(store, host=host, port=port)
-    app = create_app(store)
+    app = create_app(store, purge_schedule=not no_purge)
     try:
         uvicorn.run(app, host=host, port=port, log_config=log_config(), log_level=log_level)
     finally:
