@@ -29,6 +29,7 @@ from vault.subscribers import services as subscribers
 from vault.subscribers.models import ConsentMethod, MailingList
 from vault.suppressions import services as suppressions
 from vault.suppressions.models import GLOBAL_SCOPE, SuppressionReason
+from vault.suppressions.rehash import rehash_after_read
 from vault.suppressions.services import CheckResult
 from vault.suppressions.snapshot import SuppressionSnapshot, load_snapshot
 
@@ -283,11 +284,18 @@ class Vault:
                 added=outcome.added,
                 already=outcome.already,
                 key_id=self.keys.suppression.primary_key_id,
+                **({"rehashed": outcome.rehashed} if outcome.rehashed else {}),
             )
             return outcome
 
     def check(self, addresses: Iterable[str], *, list_name: str | None = None) -> list[CheckAnswer]:
-        """Check a batch of raw addresses; invalid ones get an answer naming the problem."""
+        """Check a batch of raw addresses; invalid ones get an answer naming the problem.
+
+        An address found under an older suppression key is rehashed on sight afterwards, in a
+        short write of its own that cannot change (or delay much) the answer.
+        """
+        keys = self.keys  # one keyring for the whole batch, even if a reload swaps it meanwhile
+        seen_stale: list[str] = []
         with self.read() as session:
             list_id = self._list_id(session, list_name)
             raw = list(addresses)
@@ -303,7 +311,7 @@ class Vault:
             valid = [p.canonical for p in parsed if p is not None]
             results = iter(
                 suppressions.check_many(
-                    session, keys=self.keys, canonicals=valid, list_id=list_id, now=self.now()
+                    session, keys=keys, canonicals=valid, list_id=list_id, now=self.now()
                 )
             )
             answers: list[CheckAnswer] = []
@@ -312,6 +320,8 @@ class Vault:
                     answers.append(CheckAnswer(item, False, None, None, error=error))
                     continue
                 result: CheckResult = next(results)
+                if result.stale:
+                    seen_stale.append(address.canonical)
                 answers.append(
                     CheckAnswer(
                         item,
@@ -321,7 +331,9 @@ class Vault:
                         result.expires_at,
                     )
                 )
-            return answers
+        if seen_stale:
+            rehash_after_read(self.engine, keys=keys, canonicals=seen_stale)
+        return answers
 
     def load_snapshot(self) -> SuppressionSnapshot:
         """Every active suppression entry in memory, for checking millions of addresses."""

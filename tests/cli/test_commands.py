@@ -11,6 +11,9 @@ from tests.conftest import REPO
 
 
 def mailvault(env: dict[str, str], *args: str, stdin: str | None = None, cwd: Path | None = None):
+    # The checkout under test, also when run from another directory (the interpreter's editable
+    # install may point at a different checkout).
+    env = {**env, "PYTHONPATH": str(REPO)}
     return subprocess.run(
         [sys.executable, "-m", "vault", *args],
         env=env,
