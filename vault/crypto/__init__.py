@@ -18,6 +18,7 @@ from vault.crypto.keyring import (
 )
 from vault.crypto.local_parts import LocalPartCipher, sealed_key_id
 from vault.crypto.suite import KeySuite
+from vault.crypto.watch import KeyringWatcher
 
 __all__ = [
     "DIGEST_BYTES",
@@ -29,6 +30,7 @@ __all__ = [
     "KeySuite",
     "KeyedDigest",
     "Keyring",
+    "KeyringWatcher",
     "LocalPartCipher",
     "Purpose",
     "create_keyring",
