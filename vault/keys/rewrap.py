@@ -11,21 +11,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Table,
     and_,
-    bindparam,
     false,
     func,
+    literal,
+    literal_column,
     or_,
     select,
-    update,
+    type_coerce,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from vault.addresses import parse_address
 from vault.crypto import KeySuite, Purpose
@@ -34,22 +35,6 @@ from vault.subscribers.models import MailingList, Subscriber
 
 REWRAP_PURPOSES = frozenset({Purpose.ADDRESS, Purpose.INDEX})
 DEFAULT_BATCH = 2000
-
-_table = cast(Table, Subscriber.__table__)
-_UPDATE = (
-    update(_table)
-    .where(
-        _table.c.id == bindparam("b_id"),
-        # Unchanged since we read it; otherwise a concurrent run already rewrapped it.
-        _table.c.sealed_local_part == bindparam("b_old"),
-    )
-    .values(
-        sealed_local_part=bindparam("b_sealed"),
-        address_key_id=bindparam("b_address_key"),
-        index_digest=bindparam("b_digest"),
-        index_key_id=bindparam("b_index_key"),
-    )
-)
 
 
 @dataclass(frozen=True)
@@ -167,89 +152,139 @@ def rewrap(
         raise ValueError("the batch size must be at least 1")
     with factory() as session, session.begin():
         goal = targets(session, keys=keys, purposes=purposes)
+        dialect = _Dialect(session.get_bind().dialect.name)
     result = result if result is not None else RewrapResult()
-    last: uuid.UUID | None = None
+    stale = goal.stale()
+    last: Any = None
     while True:
         with factory() as session, session.begin():
-            statement = select(
-                Subscriber.id,
-                Subscriber.list_id,
-                Subscriber.domain,
-                Subscriber.sealed_local_part,
-                Subscriber.address_key_id,
-                Subscriber.index_digest,
-                Subscriber.index_key_id,
-            ).where(goal.stale())
+            statement = select(*dialect.columns).where(stale)
             if last is not None:
-                statement = statement.where(Subscriber.id > last)
-            rows = session.execute(statement.order_by(Subscriber.id).limit(batch)).all()
+                statement = statement.where(dialect.order > literal(last, _RAW))
+            rows = session.execute(statement.order_by(dialect.order).limit(batch)).all()
             if not rows:
                 break
-            last = rows[-1].id
-            _apply(session, _rewrite(rows, keys=keys, goal=goal, result=result), result)
+            last = rows[-1][0]
+            changes = _rewrite(rows, keys=keys, goal=goal, dialect=dialect, result=result)
+            _apply(session, dialect, changes, result)
         result.batches += 1
         if progress is not None:
             progress(len(rows))
     return result
 
 
+# The hot loop skips SQLAlchemy's per-value conversions: ids travel in the driver's own form
+# (hex text on SQLite, uuid.UUID from psycopg) and the update goes to the driver's executemany.
+_RAW = NullType()
+
+
+def _raw(column: Any) -> Any:
+    return type_coerce(column, _RAW)
+
+
+class _Dialect:
+    def __init__(self, name: str) -> None:
+        self.sqlite = name == "sqlite"
+        where = "rowid = ?" if self.sqlite else "id = %s"
+        mark = "?" if self.sqlite else "%s"
+        # The row is matched on its old ciphertext too: if a concurrent run rewrapped it
+        # meanwhile, this update does nothing instead of writing a second time.
+        self.update = (
+            f"UPDATE subscribers SET sealed_local_part = {mark}, address_key_id = {mark}, "  # noqa: S608 - fixed names
+            f"index_digest = {mark}, index_key_id = {mark} "
+            f"WHERE {where} AND sealed_local_part = {mark}"
+        )
+        # The order rows are taken in, and the handle a row is updated by: on SQLite the rowid,
+        # the table's real primary key (the uuid is a unique index beside it), so consecutive
+        # rows share pages and a batch writes a few hundred pages instead of thousands; on
+        # PostgreSQL the primary key.
+        handle = literal_column("rowid") if self.sqlite else _raw(Subscriber.id)
+        self.order = handle
+        self.columns = (
+            handle,
+            _raw(Subscriber.id),
+            _raw(Subscriber.list_id),
+            Subscriber.domain,
+            Subscriber.sealed_local_part,
+            Subscriber.address_key_id,
+            Subscriber.index_digest,
+            Subscriber.index_key_id,
+        )
+
+    def to_uuid(self, raw: Any) -> uuid.UUID:
+        return uuid.UUID(hex=raw) if self.sqlite else raw
+
+    def from_uuid(self, value: uuid.UUID) -> Any:
+        return value.hex if self.sqlite else value
+
+
 def _rewrite(
-    rows: Collection[Any], *, keys: KeySuite, goal: Targets, result: RewrapResult
+    rows: Collection[Any],
+    *,
+    keys: KeySuite,
+    goal: Targets,
+    dialect: _Dialect,
+    result: RewrapResult,
 ) -> list[_Change]:
     cipher, index = keys.cipher, keys.index
     do_address = Purpose.ADDRESS in goal.purposes
     do_index = Purpose.INDEX in goal.purposes
+    index_target = goal.index_key
+    shared = goal.shared_address_key
+    own = {dialect.from_uuid(list_id): key for list_id, key in goal.own_keys.items()}
     changes: list[_Change] = []
-    for row in rows:
+    for handle, raw_id, raw_list, domain, old, address_key, digest, index_key in rows:
+        subscriber_id = dialect.to_uuid(raw_id)
         try:
-            local = cipher.open(row.sealed_local_part, subscriber_id=row.id, domain=row.domain)
+            local = cipher.open(old, subscriber_id=subscriber_id, domain=domain)
             canonical = (
-                parse_address(f"{local}@{row.domain}").canonical
-                if do_index and row.index_key_id != goal.index_key
+                parse_address(f"{local}@{domain}").canonical
+                if do_index and index_key != index_target
                 else None
             )
         except (InvalidCiphertext, InvalidAddress) as exc:
             result.unreadable += 1
             if len(result.problems) < 10:
-                result.problems.append(f"subscriber {row.id}: {type(exc).__name__}: {exc}")
+                result.problems.append(f"subscriber {subscriber_id}: {type(exc).__name__}: {exc}")
             continue
-        sealed, address_key = row.sealed_local_part, row.address_key_id
-        target = goal.address_key(row.list_id)
+        sealed = old
+        target = own.get(raw_list, shared) if own else shared
         resealed = do_address and address_key != target
         if resealed:
-            sealed = cipher.seal(local, subscriber_id=row.id, domain=row.domain, key_id=target)
+            sealed = cipher.seal(local, subscriber_id=subscriber_id, domain=domain, key_id=target)
             address_key = target
-        digest, index_key = row.index_digest, row.index_key_id
+        reindexed = canonical is not None
         if canonical is not None:
             index_key, digest = index.primary(canonical)
         del local, canonical
-        values = {
-            "b_id": row.id,
-            "b_old": row.sealed_local_part,
-            "b_sealed": sealed,
-            "b_address_key": address_key,
-            "b_digest": digest,
-            "b_index_key": index_key,
-        }
-        changes.append(_Change(values, resealed, index_key != row.index_key_id))
+        changes.append(
+            _Change((sealed, address_key, digest, index_key, handle, old), resealed, reindexed)
+        )
     return changes
 
 
 @dataclass(frozen=True, slots=True)
 class _Change:
-    values: dict[str, Any]
+    values: tuple[Any, ...]
     resealed: bool
     reindexed: bool
 
 
-def _apply(session: Session, changes: list[_Change], result: RewrapResult) -> None:
+def _execute(session: Session, dialect: _Dialect, params: list[tuple[Any, ...]]) -> int:
+    cursor = session.connection().exec_driver_sql(dialect.update, params)
+    return int(cursor.rowcount)
+
+
+def _apply(
+    session: Session, dialect: _Dialect, changes: list[_Change], result: RewrapResult
+) -> None:
     if not changes:
         return
     try:
         with session.begin_nested():
-            done = session.execute(_UPDATE, [c.values for c in changes]).rowcount  # type: ignore[attr-defined]
+            done = _execute(session, dialect, [c.values for c in changes])
     except IntegrityError:
-        _apply_one_by_one(session, changes, result)
+        _apply_one_by_one(session, dialect, changes, result)
         return
     if done < 0:  # a driver that does not report rowcount for executemany
         done = len(changes)
@@ -261,13 +296,15 @@ def _apply(session: Session, changes: list[_Change], result: RewrapResult) -> No
     result.indexed += sum(c.reindexed for c in changes)
 
 
-def _apply_one_by_one(session: Session, changes: list[_Change], result: RewrapResult) -> None:
-    """A batch hit the (list, index digest) uniqueness: the same address twice on one list,
+def _apply_one_by_one(
+    session: Session, dialect: _Dialect, changes: list[_Change], result: RewrapResult
+) -> None:
+    """A batch hit the (index digest, list) uniqueness: the same address twice on one list,
     under two index keys. Rewrite the others and leave those rows for a person to look at."""
     for change in changes:
         try:
             with session.begin_nested():
-                done = session.execute(_UPDATE, [change.values]).rowcount  # type: ignore[attr-defined]
+                done = _execute(session, dialect, [change.values])
         except IntegrityError:
             result.conflicts += 1
             continue
