@@ -198,8 +198,8 @@ class _Dialect:
         # the table's real primary key (the uuid is a unique index beside it), so consecutive
         # rows share pages and a batch writes a few hundred pages instead of thousands; on
         # PostgreSQL the primary key.
-        handle = literal_column("rowid") if self.sqlite else _raw(Subscriber.id)
-        self.order = handle
+        self.order = literal_column("rowid") if self.sqlite else _raw(Subscriber.id)
+        handle = self.order.label("handle")
         self.columns = (
             handle,
             _raw(Subscriber.id),
