@@ -144,7 +144,7 @@ def test_failure_inside_a_batch_rolls_that_batch_back(
     calls = 0
     real_seal = type(store.keys.cipher).seal
 
-    def failing_seal(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def failing_seal(self, *args, **kwargs):
         nonlocal calls
         calls += 1
         if calls == 70:  # in the middle of the second batch of 50
