@@ -10,9 +10,9 @@ import getpass
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -59,9 +59,11 @@ def open_keyring_from_settings(settings: Settings) -> Keyring:
     return open_keyring(settings.keys_dir, kek_from_settings(settings), allow_demo=settings.demo)
 
 
-@dataclass(frozen=True)
-class CheckAnswer:
-    """A check result for one input, with the scope named for people (``global`` or a list name)."""
+class CheckAnswer(NamedTuple):
+    """A check result for one input, with the scope named for people (``global`` or a list name).
+
+    A named tuple: batch checks make one per address, millions at a time.
+    """
 
     address: str
     suppressed: bool
