@@ -11,9 +11,10 @@ from tests.conftest import REPO
 
 
 def mailvault(env: dict[str, str], *args: str, stdin: str | None = None, cwd: Path | None = None):
+    # PYTHONPATH: the code of this checkout, also when run from another directory (cwd=).
     return subprocess.run(
         [sys.executable, "-m", "vault", *args],
-        env=env,
+        env={**env, "PYTHONPATH": str(REPO)},
         input=stdin,
         capture_output=True,
         text=True,
