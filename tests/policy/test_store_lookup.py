@@ -134,24 +134,39 @@ def test_another_writers_suppression_arrives_with_the_next_refresh(
     assert len(lookup) == entries
 
 
-def test_late_commits_within_the_overlap_are_read(
-    store: Vault, writer: Vault, clock: FixedClock, lookup: StoreLookup
+def test_late_commits_within_the_overlaps_are_read(
+    store: Vault, writer: Vault, clock: FixedClock, monotonic: FakeMonotonic
 ) -> None:
+    lookup = StoreLookup(store, monotonic=monotonic, wide_every=4)
     lookup.rebuild()
     clock.advance(timedelta(minutes=5))
     lookup.refresh()
-    # A writer whose clock is 40 s behind (or whose transaction committed 40 s late).
     assert isinstance(writer.clock, FixedClock)
+
+    # A writer whose clock is a second behind (or whose commit came a second late): the next
+    # refresh reads it, since every refresh reads 2 s further back than the last one began.
+    writer.clock.set(clock.now() - timedelta(seconds=1))
+    suppress(writer, "a-second-late@example.org")
+    clock.advance(timedelta(seconds=0.5))
+    lookup.refresh()
+    assert lookup.lookup(canonical("a-second-late@example.org"), scope=None) == SUPPRESSED_UNSUB
+
+    # 40 s late: every wide_every-th refresh reads a whole minute back.
     writer.clock.set(clock.now() - timedelta(seconds=40))
     suppress(writer, "skewed@example.org")
-    clock.advance(timedelta(seconds=1))
-    lookup.refresh()
+    refreshes = 0
+    while lookup.lookup(canonical("skewed@example.org"), scope=None) == NOT_SUPPRESSED:
+        clock.advance(timedelta(seconds=0.5))
+        lookup.refresh()
+        refreshes += 1
+        assert refreshes <= 4
     assert lookup.lookup(canonical("skewed@example.org"), scope=None) == SUPPRESSED_UNSUB
 
     # Beyond the overlap only the next full rebuild finds it.
     writer.clock.set(clock.now() - timedelta(minutes=3))
     suppress(writer, "very-late@example.org")
-    lookup.refresh()
+    for _ in range(4):
+        lookup.refresh()
     assert lookup.lookup(canonical("very-late@example.org"), scope=None) == NOT_SUPPRESSED
     lookup.rebuild()
     assert lookup.lookup(canonical("very-late@example.org"), scope=None) == SUPPRESSED_UNSUB

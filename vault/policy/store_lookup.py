@@ -5,8 +5,10 @@ Lookups run on the event loop and take no lock. Two threads build new tables bes
 in use and swap a single reference:
 
 * the refresher, every ``refresh_interval`` (0.5 s), reads the entries created since its last
-  successful read minus ``overlap`` (60 s: clock skew between writers, late commits) into a copy
-  of the small *delta* table, so a suppression written anywhere reaches the lookups within ~1 s;
+  successful read minus ``short_overlap`` (2 s), and every ``wide_every``-th time (5 s) minus
+  ``overlap`` (60 s: clock skew between writers, late commits), into a copy of the small *delta*
+  table, so a suppression written anywhere reaches the lookups within ~1 s. Re-reading a whole
+  minute every half second would cost a burst of a million new entries dearly;
 * the rebuilder, every ``rebuild_interval`` (60 s), reads the whole list into a new *base* table
   and starts a new delta, which drops removed and expired entries.
 
@@ -42,6 +44,8 @@ __all__ = [
     "DEFAULT_OVERLAP",
     "DEFAULT_REBUILD_INTERVAL",
     "DEFAULT_REFRESH_INTERVAL",
+    "DEFAULT_SHORT_OVERLAP",
+    "DEFAULT_WIDE_EVERY",
     "StoreLookup",
     "lookup_engine",
 ]
@@ -52,6 +56,8 @@ DEFAULT_REFRESH_INTERVAL = 0.5
 DEFAULT_REBUILD_INTERVAL = 60.0
 DEFAULT_MAX_STALENESS = 5.0
 DEFAULT_OVERLAP = 60.0
+DEFAULT_SHORT_OVERLAP = 2.0
+DEFAULT_WIDE_EVERY = 10
 #: How long a failing refresher waits before it logs the same failure again.
 _REPEAT_FAILURE_LOG = 60.0
 
@@ -105,8 +111,8 @@ class _View:
     delta: SuppressionSnapshot
     # Scope ids per list name (None: global only), in base and in delta.
     scopes: dict[str | None, ScopeIds]
-    # Where the next incremental read starts (wall clock, already minus the overlap).
-    next_since: datetime
+    # Store clock time at which the newest successful read began.
+    read_at: datetime
     # Monotonic time at which the newest successful read began.
     fresh_at: float
 
@@ -127,10 +133,14 @@ class StoreLookup:
         rebuild_interval: float = DEFAULT_REBUILD_INTERVAL,
         max_staleness: float = DEFAULT_MAX_STALENESS,
         overlap: float = DEFAULT_OVERLAP,
+        short_overlap: float = DEFAULT_SHORT_OVERLAP,
+        wide_every: int = DEFAULT_WIDE_EVERY,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        if refresh_interval <= 0 or rebuild_interval <= 0 or overlap < 0:
-            raise ValueError("refresh and rebuild intervals must be positive, overlap not negative")
+        if refresh_interval <= 0 or rebuild_interval <= 0 or wide_every < 1:
+            raise ValueError("refresh and rebuild intervals must be positive")
+        if not 0 <= short_overlap <= overlap:
+            raise ValueError("overlaps must not be negative, the short one not the longer")
         if max_staleness <= refresh_interval:
             raise ValueError("max_staleness must be longer than the refresh interval")
         self._store = store
@@ -138,6 +148,9 @@ class StoreLookup:
         self._rebuild_interval = rebuild_interval
         self._max_staleness = max_staleness
         self._overlap = timedelta(seconds=overlap)
+        self._short_overlap = timedelta(seconds=short_overlap)
+        self._wide_every = wide_every
+        self._refreshes = 0
         self._monotonic = monotonic
         self._view: _View | None = None
         self._digests: Digests = store.keys.suppression.digests
@@ -245,7 +258,7 @@ class StoreLookup:
             lists = _list_ids(session)
             delta = SuppressionSnapshot()
             _add_all(delta, _entries_since(session, now=delta_now, since=now - self._overlap))
-        view = _view(base, delta, lists, delta_now - self._overlap, delta_started)
+        view = _view(base, delta, lists, delta_now, delta_started)
         with self._publish:
             self._view = view
             if self._pending_digests is not None and generation == self._key_generation:
@@ -269,17 +282,20 @@ class StoreLookup:
         if view is None:
             self.rebuild()
             return True
+        self._refreshes += 1
+        wide = self._refreshes % self._wide_every == 0
+        since = view.read_at - (self._overlap if wide else self._short_overlap)
         started = self._monotonic()
         with self._store.read() as session:
             now = self._store.now()
             lists = _list_ids(session)
-            rows = list(_entries_since(session, now=now, since=view.next_since))
+            rows = list(_entries_since(session, now=now, since=since))
         delta = view.delta
         if rows:
             candidate = delta.copy()
             if _add_all(candidate, rows):
                 delta = candidate
-        new_view = _view(view.base, delta, lists, now - self._overlap, started)
+        new_view = _view(view.base, delta, lists, now, started)
         with self._publish:
             if self._view is not view:
                 return False  # a rebuild was published meanwhile; it is newer than this read
@@ -392,7 +408,7 @@ def _view(
     base: SuppressionSnapshot,
     delta: SuppressionSnapshot,
     lists: dict[str, str],
-    next_since: datetime,
+    read_at: datetime,
     fresh_at: float,
 ) -> _View:
     def ids(list_id: str | None) -> ScopeIds:
@@ -402,4 +418,4 @@ def _view(
     scopes: dict[str | None, ScopeIds] = {None: ids(None)}
     for name, list_id in lists.items():
         scopes[name] = ids(list_id)
-    return _View(base, delta, scopes, next_since, fresh_at)
+    return _View(base, delta, scopes, read_at, fresh_at)
