@@ -517,4 +517,6 @@ def _db_reason(exc: OperationalError) -> str:
     # statement or its parameters, which could hold digests.
     text = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
     return text[:300]
+
+
 import vault.cli.policy  # noqa: E402, F401  (registers `policy-server`; kept last: it imports app)
