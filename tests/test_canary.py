@@ -78,6 +78,7 @@ def test_canary_never_stored_or_logged(
     store.suppress([parse_address(CANARY)], reason=SuppressionReason.HARD_BOUNCE, source="dsn")
     assert store.check([CANARY])[0].suppressed
     store.unsubscribe(f"{CANARY_LOCAL}@other.example", list_name="offers", source="link")
+    assert store.subject_access(CANARY)["address"] == CANARY  # an echo of what was asked
 
     # The same paths through the command line, whose stderr is its log.
     def cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -2,6 +2,7 @@
 
 from vault.audit.models import AuditEntry
 from vault.db.base import Base
+from vault.retention.models import PurgeRun, PurgeRunClass
 from vault.subscribers.models import ConsentRecord, ImportRun, MailingList, Subscriber
 from vault.suppressions.models import Suppression
 
@@ -11,6 +12,8 @@ __all__ = [
     "ConsentRecord",
     "ImportRun",
     "MailingList",
+    "PurgeRun",
+    "PurgeRunClass",
     "Subscriber",
     "Suppression",
 ]

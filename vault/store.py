@@ -27,6 +27,7 @@ from vault.errors import ConfigError
 from vault.subscribers import importer
 from vault.subscribers import services as subscribers
 from vault.subscribers.models import ConsentMethod, MailingList
+from vault.subscribers.subject_access import subject_access
 from vault.suppressions import services as suppressions
 from vault.suppressions.models import GLOBAL_SCOPE, SuppressionReason
 from vault.suppressions.services import CheckResult
@@ -209,6 +210,22 @@ class Vault:
                 suppression_key_id=self.keys.suppression.primary_key_id,
             )
             return result
+
+    def subject_access(self, address: str) -> dict[str, object]:
+        """Everything held about one address (compliance); audited by domain, not address."""
+        parsed = parse_address(address)
+        with self.write() as session:
+            answer = subject_access(
+                session, keys=self.keys, address=parsed, given=address, now=self.now()
+            )
+            self._audit(
+                session,
+                tag="subject:access",
+                subject=f"domain:{parsed.domain}",
+                subscriptions=len(answer["subscriptions"]),
+                suppressions=len(answer["suppressions"]),
+            )
+            return answer
 
     def domain_counts(self, *, list_name: str | None = None) -> list[tuple[str, int]]:
         with self.read() as session:

@@ -52,3 +52,16 @@ def test_local_delivery_program_failure_is_a_mailer_error() -> None:
 
 def test_delayed_without_detail_is_expired() -> None:
     assert classify(status=None, diagnostic="", action="delayed") is Reason.EXPIRED
+
+
+def test_recipient_size_limit_code_is_exceed_limit_unless_exchange_names_the_message() -> None:
+    text = "552 5.2.3 Message size exceeds fixed maximum message size (10485760)"
+    assert classify(status="5.2.3", diagnostic=text) is Reason.EXCEED_LIMIT
+    text = "550 5.2.3 RESOLVER.RST.RecipSizeLimit; message too large for this recipient"
+    assert classify(status="5.2.3", diagnostic=text) is Reason.MESSAGE_TOO_BIG
+
+
+def test_improper_command_sequence_is_a_syntax_error() -> None:
+    assert classify(status="5.5.0", diagnostic="503 Improper sequence of commands") is (
+        Reason.SYNTAX_ERROR
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -160,6 +161,20 @@ def test_ordinary_mail_is_not_a_report() -> None:
     assert parse_message(raw) == ParsedMessage.empty()
 
 
+def test_separator_lines_do_not_backtrack() -> None:
+    # Rows of "=" or "-" that no keyword follows once made the cut-off search cubic: seconds
+    # for a 2 kB report, so a hostile mailbox could stall ingestion.
+    rule = b"=" * 76 + b"\n"
+    raw = (
+        b"From: MAILER-DAEMON@mx.example.net\nSubject: Delivery status notification\n\n"
+        + (rule + b"   Technical details:\n" + rule + b"\n") * 20
+        + b"SMTP:RCPT host 192.0.2.1: 550 5.1.1 <gone@example.jp>... No such user\n"
+    )
+    started = time.perf_counter()
+    parse_message(raw)
+    assert time.perf_counter() - started < 1.0
+
+
 @pytest.mark.parametrize(
     "raw",
     [
@@ -192,3 +207,168 @@ def test_random_bytes_never_raise(raw: bytes) -> None:
 @given(st.binary(max_size=2048))
 def test_random_bytes_inside_a_report_never_raise(noise: bytes) -> None:
     assert isinstance(parse_message(_DSN[: len(_DSN) // 2] + noise), ParsedMessage)
+
+
+_WRONG_BOUNDARY = b"""From: MAILER-DAEMON@mx.example.net
+To: sender@example.org
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="DECLARED.1/mx"
+
+--USED.2/mx
+Content-Type: text/plain
+
+<gone@example.jp>: host mx.example.jp[192.0.2.1] said: 550 5.1.1 User unknown
+    (in reply to RCPT TO command)
+
+--USED.2/mx
+Content-Type: message/delivery-status
+
+Final-Recipient: rfc822; gone@example.jp
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 User unknown
+
+--USED.2/mx--
+"""
+
+
+def test_a_boundary_the_body_does_not_use_is_repaired() -> None:
+    result = parse_message(_WRONG_BOUNDARY)
+    assert [(r.recipient, r.reason) for r in result.recipients] == [
+        ("gone@example.jp", Reason.USER_UNKNOWN)
+    ]
+
+
+def test_a_multipart_without_any_delimiter_is_read_as_text() -> None:
+    raw = _WRONG_BOUNDARY.replace(b"--USED.2/mx--\n", b"").replace(b"--USED.2/mx\n", b"")
+    result = parse_message(raw)
+    assert [r.recipient for r in result.recipients] == ["gone@example.jp"]
+
+
+def test_the_remote_code_inside_a_generic_status_decides() -> None:
+    raw = _DSN.replace(b"Status: 5.1.1", b"Status: 5.0.0").replace(
+        b"550 5.1.1 <kijitora@example.jp>: Recipient address rejected:\n    User unknown",
+        b"550 5.2.2 <kijitora@example.jp>: Mailbox full",
+    )
+    first = parse_message(raw).recipients[0]
+    assert (first.status, first.reason) == ("5.2.2", Reason.MAILBOX_FULL)
+
+
+def test_powermta_bounce_category_names_the_reason() -> None:
+    raw = _DSN.replace(
+        b"Status: 5.1.1\n", b"Status: 5.0.0\nX-PowerMTA-BounceCategory: quota-issues\n"
+    )
+    assert parse_message(raw).recipients[0].reason is Reason.MAILBOX_FULL
+
+
+def test_a_report_sent_to_the_failed_address_itself_names_it() -> None:
+    raw = b"""From: Mail Delivery System <mailer-daemon@mx.example.net>
+To: self@example.fr
+Subject: Mail delivery failed: returning message to sender
+
+A message that you sent could not be delivered to one or more of
+its recipients. This is a permanent error. The following address(es)
+failed:
+
+self@example.fr:
+SMTP error from remote server for TEXT command, host: smtp-in.example.fr
+reason: 550 5.7.1 Message rejected as spam
+"""
+    result = parse_message(raw)
+    assert [(r.recipient, r.command, r.group) for r in result.recipients] == [
+        ("self@example.fr", "DATA", Group.NOT_RECIPIENT)
+    ]
+
+
+def test_utf8_body_labelled_iso_2022_jp_is_read() -> None:
+    raw = (
+        "From: no-reply@example.jp\nTo: <me@example.org>\nSubject: メールエラー通知\n"
+        'Content-Type: text/plain; charset="ISO-2022-JP"\n\n'
+        "送信先のメールボックスが一杯のため、送信できませんでした。\n\n"
+        "     Could not be delivered to: <full@example.jp>\n     As their mailbox is full.\n"
+    ).encode()
+    result = parse_message(raw)
+    assert [(r.recipient, r.reason) for r in result.recipients] == [
+        ("full@example.jp", Reason.MAILBOX_FULL)
+    ]
+
+
+def test_an_mbox_of_reports_gives_every_recipient() -> None:
+    second = _DSN.replace(b"Kijitora@Example.JP", b"other@example.jp").replace(
+        b"kijitora@example.jp", b"other@example.jp"
+    )
+    raw = b"From MAILER-DAEMON Thu Apr 29 23:34:45 2015\n" + _DSN + b"\n"
+    raw += b"From MAILER-DAEMON Thu Apr 29 23:34:46 2015\n" + second
+    result = parse_message(raw)
+    assert result.kind is Kind.DSN
+    assert [r.recipient for r in result.recipients] == [
+        "kijitora@example.jp",
+        "neko@example.jp",
+        "other@example.jp",
+    ]
+
+
+def test_a_dsn_forwarded_as_an_attachment_is_read() -> None:
+    raw = (
+        b"""From: MAILER-DAEMON@gw.example.net
+To: sender@example.org
+Subject: Returned mail: User unknown
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="OUT"
+
+--OUT
+Content-Type: text/plain
+
+----- The following addresses had permanent delivery errors -----
+
+--OUT
+Content-Type: message/rfc822
+
+"""
+        + _DSN
+        + b"\n--OUT--\n"
+    )
+    result = parse_message(raw)
+    assert result.recipients[0].recipient == "kijitora@example.jp"
+    assert result.recipients[0].reason is Reason.USER_UNKNOWN
+
+
+def test_auto_submitted_auto_replied_alone_is_an_autoreply() -> None:
+    raw = b"""From: <noreply@example.com>
+To: <news@example.org>
+Subject: AutoRespons :Nyaan?
+Auto-Submitted: auto-replied
+
+This inbox is no longer in use. Please contact someone else.
+"""
+    result = parse_message(raw)
+    assert result.kind is Kind.AUTOREPLY
+    assert [r.group for r in result.recipients] == [Group.IGNORE]
+
+
+def test_fml_refusal_names_the_list_address() -> None:
+    raw = b"""From: cats-admin@example.org
+To: someone@example.net
+Subject: You someone@example.net are not member (cats ML)
+Message-ID: <200504292334.FMLFFFFFF0.cats@example.org>
+X-MLServer: fml [fml 4.0.3 release (20011202/4.0.3)]
+
+You are not a member of this mailing list <cats@example.org>.
+
+If you know the general guide of this list, please send mail to
+
+\tcats-ctl@example.org
+"""
+    result = parse_message(raw)
+    assert [(r.recipient, r.reason) for r in result.recipients] == [
+        ("cats@example.org", Reason.REJECTED)
+    ]
+
+
+def test_delivery_to_a_pipe_is_a_mailer_error() -> None:
+    raw = _DSN.replace(
+        b"Action: failed\nStatus: 5.1.1",
+        b"X-Actual-Recipient: rfc822; |/usr/bin/procmail\nAction: failed\nStatus: 5.5.0",
+    ).replace(b"Diagnostic-Code: smtp; 550 5.1.1", b"X-Diagnostic: 550 5.5.0")
+    assert parse_message(raw).recipients[0].reason is Reason.MAILER_ERROR

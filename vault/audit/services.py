@@ -100,6 +100,18 @@ class ChainReport:
         return f"audit chain broken at entry #{self.first_broken_seq}: {self.problem}"
 
 
+def _recorded_cut(session: Session) -> int | None:
+    """The highest chain position a retention purge recorded removing (see vault.retention)."""
+    cuts = [
+        int(details["audit_removed_through_seq"])
+        for details in session.scalars(
+            select(AuditEntry.details).where(AuditEntry.tag == "retention:purge")
+        )
+        if isinstance(details, dict) and "audit_removed_through_seq" in details
+    ]
+    return max(cuts) if cuts else None
+
+
 def verify_chain(session: Session, *, keyring: Keyring, batch: int = 5000) -> ChainReport:
     """Walk the chain in order and report the first entry whose link does not hold."""
     count = session.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
@@ -119,7 +131,15 @@ def verify_chain(session: Session, *, keyring: Keyring, batch: int = 5000) -> Ch
             break
         for entry in rows:
             if expected_seq is None:
-                # The oldest entry left (older ones may have been purged by retention).
+                # The oldest entry left. Older ones may only be gone through a recorded purge.
+                if entry.seq > 1 and _recorded_cut(session) != entry.seq - 1:
+                    return ChainReport(
+                        0,
+                        False,
+                        1,
+                        f"entries #1 to #{entry.seq - 1} are missing and no recorded purge "
+                        "removed them",
+                    )
                 expected_prev = entry.prev_mac if entry.seq > 1 else GENESIS_MAC
                 expected_seq = entry.seq
             if entry.seq != expected_seq:

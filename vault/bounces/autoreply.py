@@ -44,7 +44,12 @@ def is_autoreply(msg: Message, text: str) -> bool:
     subject = header(msg, "Subject")
     if any(msg.get(name) for name in _AUTO_HEADERS):
         return True
-    if auto_submitted.startswith("auto-replied") or precedence == "auto_reply":
+    # RFC 3834's own marker: callers reach this only for messages that are not bounces.
+    if auto_submitted.startswith("auto-replied") or header(msg, "X-Apple-Action").lower() == (
+        "vacation"
+    ):
+        return True
+    if precedence == "auto_reply":
         return bool(_AUTO_SUBJECT.search(subject) or _AUTO_BODY.search(text))
     if msg.get("X-Auto-Response-Suppress") or precedence in {"bulk", "junk", "list"}:
         return bool(_AUTO_SUBJECT.search(subject) or _AUTO_BODY.search(text))

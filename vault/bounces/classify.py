@@ -170,4 +170,8 @@ def _first_pass_match(reason: Reason, *, coded: Reason | None, text: str, comman
         return not matches(Reason.NETWORK_ERROR, text)
     if reason is Reason.SUSPENDED:
         return matches(reason, text)
+    if reason is Reason.MESSAGE_TOO_BIG and coded is Reason.EXCEED_LIMIT:
+        # x.2.3: the recipient's own size limit, however the server words "too big"; Exchange
+        # names the per-recipient message size limit (RecipSizeLimit) and means the message.
+        return "recipsizelimit" in text.lower()
     return coded is reason or matches(reason, text)

@@ -10,10 +10,24 @@ from email.message import Message
 
 from vault.bounces.findings import Finding
 from vault.bounces.mime import find_parts, normalize_recipient, raw_body
+from vault.bounces.model import Reason
 from vault.bounces.status import normalize_status
 
 _FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9\-]*)[ \t]*:[ \t]*(.*)$")
 _RECIPIENT_FIELDS = ("final-recipient", "original-recipient", "x-actual-recipient")
+# PowerMTA files every bounce under a category of its own (per recipient); the category says
+# more than the remote server's words, which it has already weighed.
+_POWERMTA_CATEGORIES = {
+    "bad-domain": Reason.HOST_UNKNOWN,
+    "bad-mailbox": Reason.USER_UNKNOWN,
+    "inactive-mailbox": Reason.SUSPENDED,
+    "message-expired": Reason.EXPIRED,
+    "no-answer-from-host": Reason.NETWORK_ERROR,
+    "policy-related": Reason.POLICY_VIOLATION,
+    "quota-issues": Reason.MAILBOX_FULL,
+    "routing-errors": Reason.SYSTEM_ERROR,
+    "spam-related": Reason.SPAM_DETECTED,
+}
 
 
 def field_blocks(text: str) -> list[dict[str, str]]:
@@ -75,6 +89,9 @@ def findings_from_fields(text: str) -> list[Finding]:
         if recipient is None:
             continue
         dtype, diagnostic = _typed(block.get("diagnostic-code", ""))
+        if _typed(block.get("x-actual-recipient", ""))[1].startswith("|"):
+            # Delivered to a pipe ("|procmail ..."): the local program failed, not the mailbox.
+            dtype = "x-unix"
         remote = _typed(block.get("remote-mta", ""))[1] or None
         findings.append(
             Finding(
@@ -86,6 +103,9 @@ def findings_from_fields(text: str) -> list[Finding]:
                 else None,
                 diagnostic_type=dtype,
                 remote_mta=remote or _typed(per_message.get("reporting-mta", ""))[1] or None,
+                reason=_POWERMTA_CATEGORIES.get(
+                    block.get("x-powermta-bouncecategory", "").strip().lower()
+                ),
             )
         )
     return findings

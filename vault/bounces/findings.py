@@ -10,7 +10,12 @@ from dataclasses import dataclass, replace
 
 from vault.bounces.classify import classify
 from vault.bounces.model import BouncedRecipient, Group, Reason, group_of
-from vault.bounces.status import find_reply_code, find_status, status_from_reply
+from vault.bounces.rhosts import provider_reason
+from vault.bounces.status import (
+    find_remote_status,
+    find_reply_code,
+    status_from_reply,
+)
 
 _COMMANDS = (
     (re.compile(r"in reply to (?:the )?(RCPT TO|MAIL FROM|end of DATA|DATA|HELO|EHLO)", re.I), 1),
@@ -22,6 +27,11 @@ _COMMANDS = (
     ),
     (re.compile(r">>> ?(RCPT|MAIL|DATA|HELO|EHLO|QUIT)", re.I), 1),
     (re.compile(r"\[(RCPT_TO|MAIL_FROM|DATA)\]"), 1),
+    # X3 ("SMTP:RCPT host"), qmail ("most progress was RCPT TO response"), GMX and X6 ("after
+    # RCPT command", "Error following RCPT command"), 1&1 ("for TEXT command": the message).
+    (re.compile(r"\bSMTP:(RCPT|MAIL|DATA)\b"), 1),
+    (re.compile(r"most progress was (RCPT TO|MAIL FROM|DATA) response", re.I), 1),
+    (re.compile(r"(?:after|following|for) (RCPT|MAIL|DATA|TEXT) command", re.I), 1),
     (re.compile(r"SMTP command:? *(RCPT|MAIL|DATA)\b", re.I), 1),
     (re.compile(r"does not like (recipient|sender)", re.I), 1),
     (re.compile(r"but (sender|my name) was rejected", re.I), 1),
@@ -43,6 +53,7 @@ _COMMAND_NAMES = {
     "ehlo": "EHLO",
     "my name": "HELO",
     "initial connection": "CONNECT",
+    "text": "DATA",
     "quit": "",
 }
 
@@ -84,20 +95,33 @@ class Finding:
     def completed(self) -> Finding:
         """Fill the status and command from the diagnostic text when the parser had none."""
         text = self.diagnostic or ""
-        status = self.status or find_status(text) or status_from_reply(find_reply_code(text))
-        command = self.command or find_command(text) or _names_recipient(text, self.recipient)
+        quoted = find_remote_status(text)
+        status = self.status
+        if quoted and not quoted.endswith(".0.0") and (not status or status.endswith(".0.0")):
+            # "Status: 5.0.0" with "550 5.7.1 ..." in the diagnostic: the MTA wrapped the remote
+            # server's precise code in a generic one of its own.
+            status = quoted
+        status = status or quoted or status_from_reply(find_reply_code(text))
+        command = self.command or find_command(text)
+        if not command and (not status or status.endswith(".0.0")):
+            # Only a bare reply: whether it quotes the recipient is the best hint left.
+            command = _names_recipient(text, self.recipient)
         return replace(self, status=status, command=command)
 
 
 def to_recipient(finding: Finding) -> BouncedRecipient:
     """Classify a finding (unless its parser already knew the reason) into a result."""
     done = finding.completed()
-    reason = done.reason or classify(
-        status=done.status,
-        diagnostic=done.diagnostic,
-        action=done.action,
-        diagnostic_type=done.diagnostic_type,
-        command=done.command,
+    reason = (
+        done.reason
+        or provider_reason(done.diagnostic)
+        or classify(
+            status=done.status,
+            diagnostic=done.diagnostic,
+            action=done.action,
+            diagnostic_type=done.diagnostic_type,
+            command=done.command,
+        )
     )
     group: Group = group_of(reason)
     diagnostic = " ".join(done.diagnostic.split()) if done.diagnostic else None

@@ -9,7 +9,7 @@ import codecs
 import html
 import re
 from email import message_from_bytes, message_from_string
-from email.header import decode_header, make_header
+from email.header import Header, decode_header, make_header
 from email.message import Message
 from email.policy import compat32
 
@@ -30,11 +30,49 @@ _ORIGINAL_TYPES = frozenset({"message/rfc822", "text/rfc822-headers", "message/r
 
 
 def load(raw: bytes) -> Message | None:
-    """Parse bytes into a ``Message``, or ``None`` if even the lenient parser gives up."""
+    """Parse bytes into a ``Message``, or ``None`` if even the lenient parser gives up.
+
+    A multipart message whose declared boundary never occurs in its body (MTAs that rewrite
+    one and not the other) is parsed again with the delimiter its body actually uses, or, when
+    it uses none, as plain text, so that its report is still read.
+    """
     try:
-        return message_from_bytes(raw, policy=compat32)
+        msg = message_from_bytes(raw, policy=compat32)
     except Exception:  # the stdlib parser is lenient, but guard against its rare crashes
         return None
+    if msg.get_content_maintype() == "multipart" and not isinstance(msg.get_payload(), list):
+        try:
+            return _without_broken_boundary(msg, raw)
+        except Exception:  # a repair that fails leaves the message as the parser read it
+            return msg
+    return msg
+
+
+# A delimiter line "--token"; RFC 2046 limits the token to 70 characters.
+_DELIMITER = re.compile(rb"^--([^\s][^\r\n]{0,69}?)[ \t]*\r?$", re.MULTILINE)
+
+
+def _without_broken_boundary(msg: Message, raw: bytes) -> Message:
+    head, sep, body = raw.partition(b"\n\n")
+    if not sep:
+        head, sep, body = raw.partition(b"\r\n\r\n")
+    declared = msg.get_boundary()
+    seen: dict[bytes, int] = {}
+    for match in _DELIMITER.finditer(body):
+        token = match.group(1)
+        token = token[:-2] if token.endswith(b"--") else token
+        seen[token] = seen.get(token, 0) + 1
+        if seen[token] >= 2 and declared and declared.encode() in head:
+            # The first delimiter that opens and then closes or repeats is the real one.
+            fixed = head.replace(declared.encode(), token.replace(b"\\", b"\\\\"), 1)
+            repaired = message_from_bytes(fixed + sep + body, policy=compat32)
+            if isinstance(repaired.get_payload(), list):
+                return repaired
+    # No delimiter at all: the report is the body itself.
+    plain = message_from_bytes(raw, policy=compat32)
+    del plain["Content-Type"]
+    plain["Content-Type"] = "text/plain"
+    return plain
 
 
 def header(msg: Message, name: str) -> str:
@@ -43,10 +81,27 @@ def header(msg: Message, name: str) -> str:
         value = msg.get(name)
         if value is None:
             return ""
+        if isinstance(value, Header):
+            # Raw 8-bit bytes in a header (no encoded-words): almost always UTF-8.
+            value = _raw_header_text(value)
         text = str(make_header(decode_header(str(value))))
     except Exception:  # undecodable encoded-words: keep the raw value
         text = str(msg.get(name, ""))
     return " ".join(text.split())
+
+
+def _raw_header_text(value: Header) -> str:
+    chunks = []
+    for chunk, charset in decode_header(value):
+        if isinstance(chunk, bytes):
+            name = str(charset) if charset and str(charset) != "unknown-8bit" else "utf-8"
+            try:
+                chunks.append(chunk.decode(name, errors="replace"))
+            except LookupError:
+                chunks.append(chunk.decode("utf-8", errors="replace"))
+        else:
+            chunks.append(chunk)
+    return "".join(chunks)
 
 
 def part_text(part: Message) -> str:
@@ -62,9 +117,16 @@ def part_text(part: Message) -> str:
         return ""
     charset = _charset(part)
     try:
-        text = payload.decode(charset, errors="replace")
+        text = payload.decode(charset)
     except (LookupError, UnicodeError):
-        text = payload.decode("utf-8", errors="replace")
+        # A label that lies (UTF-8 sent as "iso-2022-jp"): UTF-8 first, else the label lossily.
+        try:
+            text = payload.decode("utf-8")
+        except UnicodeError:
+            try:
+                text = payload.decode(charset, errors="replace")
+            except (LookupError, UnicodeError):
+                text = payload.decode("utf-8", errors="replace")
     if part.get_content_type() == "text/html":
         text = html.unescape(_TAG.sub(" ", re.sub(r"(?i)<br\s*/?>|</p>|</div>", "\n", text)))
     return text.replace("\r\n", "\n").replace("\r", "\n")

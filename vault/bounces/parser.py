@@ -5,6 +5,7 @@ Formats are tried from the most to the least structured: SES JSON, ARF, RFC 3464
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from email.message import Message
 
@@ -12,9 +13,10 @@ from vault.bounces.arf import is_arf, parse_arf
 from vault.bounces.autoreply import is_autoreply, parse_autoreply
 from vault.bounces.dsn import findings_from_fields, parse_dsn
 from vault.bounces.findings import Finding, find_command, to_recipient
-from vault.bounces.mime import header, load
-from vault.bounces.model import Kind, ParsedMessage
+from vault.bounces.mime import find_parts, header, load
+from vault.bounces.model import BouncedRecipient, Kind, ParsedMessage
 from vault.bounces.ses import parse_ses
+from vault.bounces.sources import iter_messages
 from vault.bounces.textual import (
     looks_like_bounce,
     parse_text,
@@ -39,6 +41,8 @@ def parse_message(raw: bytes) -> ParsedMessage:
     if not data.strip() or len(data) > MAX_MESSAGE_BYTES:
         return ParsedMessage.empty()
     try:
+        if data.startswith(b"From "):
+            return _parse_mbox(data)
         return _parse(data)
     except RecursionError:
         return ParsedMessage.empty()
@@ -46,6 +50,20 @@ def parse_message(raw: bytes) -> ParsedMessage:
         # The stdlib email package raises these on some malformed input; such input is not a
         # report we can act on, and callers must be able to feed whole mailboxes without guards.
         return ParsedMessage.empty()
+
+
+def _parse_mbox(data: bytes) -> ParsedMessage:
+    """An mbox given as one message (several reports about one mailing, say): each report is
+    parsed on its own and their recipients are merged, the first report's kind leading."""
+    results = [_parse(one) for one in iter_messages(io.BytesIO(data))]
+    found = [r for r in results if r.kind is not Kind.NONE]
+    if not found:
+        return ParsedMessage.empty()
+    recipients: dict[str, BouncedRecipient] = {}
+    for result in found:
+        for recipient in result.recipients:
+            recipients.setdefault(recipient.recipient, recipient)
+    return ParsedMessage(kind=found[0].kind, recipients=tuple(recipients.values()))
 
 
 def _parse(data: bytes) -> ParsedMessage:
@@ -64,6 +82,9 @@ def _parse(data: bytes) -> ParsedMessage:
     findings = parse_dsn(msg)
     if not findings and "final-recipient:" in text.lower():
         findings = findings_from_fields(text)
+    if not findings:
+        # A gateway that forwards the remote MTA's DSN as an attachment, saying little itself.
+        findings = [f for inner in _attached_messages(msg) for f in parse_dsn(inner)]
     if findings:
         return _result(Kind.DSN, _with_text(msg, text, findings))
     if looks_like_bounce(msg, text):
@@ -71,6 +92,15 @@ def _parse(data: bytes) -> ParsedMessage:
     if is_autoreply(msg, text):
         return _result(Kind.AUTOREPLY, parse_autoreply(msg))
     return ParsedMessage.empty()
+
+
+def _attached_messages(msg: Message) -> list[Message]:
+    attached: list[Message] = []
+    for part in find_parts(msg, "message/rfc822"):
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            attached.extend(sub for sub in payload if isinstance(sub, Message))
+    return attached
 
 
 def _with_text(msg: Message, text: str, findings: list[Finding]) -> list[Finding]:

@@ -109,6 +109,20 @@ def find_status(text: str) -> str | None:
     return generic
 
 
+_AFTER_REPLY = re.compile(r"\b[245]\d\d[ -]['\"#]?([245])\.(\d{1,3})\.(\d{1,3})(?![\d]|\.\d)")
+
+
+def find_remote_status(text: str) -> str | None:
+    """The first specific code that follows a reply code ("550 5.7.1", "550-'5.7.1"): the remote
+    server's own words, which an MTA may have prefixed with a code of its own; else
+    ``find_status``."""
+    for match in _AFTER_REPLY.finditer(text):
+        code = ".".join(match.groups())
+        if not code.endswith(".0.0"):
+            return code
+    return find_status(text)
+
+
 def find_reply_code(text: str) -> str | None:
     """The first three-digit SMTP reply code in ``text``, if any."""
     match = _REPLY.search(text)

@@ -24,13 +24,16 @@ from vault.bounces.mime import (
 
 # Where the returned original starts in a single-part bounce; everything after it is the
 # sender's own message and must not be mistaken for the report.
+# The separator prefix is matched possessively (``*+``): with plain ``*`` a long line of ``=`` or
+# ``-`` that is not followed by a keyword backtracks cubically (seconds for a 2 kB message).
 _CUT = re.compile(
-    r"^(?:[\s\-=_*#>]*(?:-{2,}|={2,}|_{2,}|\*{2,})[\s\-=_*]*.{0,40}?"
+    r"^(?:(?=[ \t>#]*+[\-=_* \t]*?(?:--|==|__|\*\*))[ \t>#]*+(?:[\-=_*]+[ \t]*)*+.{0,40}?"
     r"(?:original|returned|undelivered|unsent|rejected|copy of|below this line|message header|"
     r"headers? of|(?:message|original|mail|content) follows|message text|"
     r"元のメッセージ|元メッセージ|送信したメッセージ)"
-    r"|original message follows|\s*the original message (?:was|is) (?:attached|included|below)"
-    r"|\s*below is (?:a copy|the original)|\s*a copy of the original message|"
+    r"|original (?:message|mail) (?:as )?follows"
+    r"|[ \t]*the original message (?:was|is) (?:attached|included|below)"
+    r"|[ \t]*below is (?:a copy|the original)|[ \t]*a copy of the original message|"
     r"(?:return-path|received|dkim-signature|x-received|arc-seal|message-id|mime-version"
     r"|x-originating-ip|x-google-smtp-source|x-gm-message-state):[ \t])",
     re.IGNORECASE | re.MULTILINE,
@@ -40,7 +43,7 @@ _ADDR = rf"(?:{ADDRESS})"
 _START = re.compile(
     rf"""^[ \t]*(?:[45]\d\d[ -](?:[245]\.\d{{1,3}}\.\d{{1,3}}[ ])?)?
     (?:(?:final[- ]|original[- ]|failed[- ]|invalid[- ]|bad[- ]|unknown[- ])?
-       (?:recipient|address|rcpt|user|e-?mail|destination)(?:[ ]address)?(?:\(es\)|s)?
+       (?:recipient|address|rcpt(?:[ ]to)?|user|e-?mail|destination)(?:[ ]address)?(?:\(es\)|s)?
        [ \t]*[:=][ \t]*(?:rfc822;[ \t]*)?)?
     [<"(\[]?(?P<addr>{_ADDR})[>")\]]?
     (?P<rest>
@@ -58,6 +61,7 @@ _ID_LINE = re.compile(
     r"^[\s>]*(?:message-?id|references|in-reply-to|x-message-id|original-envelope-id)\s*:.*$",
     re.IGNORECASE | re.MULTILINE,
 )
+_ANGLED = re.compile(rf"<({_ADDR})>")
 _NON_RECIPIENT_LOCAL = re.compile(r"^(?:mailer-daemon|mail-daemon|mailerdaemon)$", re.I)
 
 
@@ -72,7 +76,10 @@ def report_text(msg: Message) -> str:
     chunks = []
     for part in walk_outer(msg):
         ctype = part.get_content_type()
-        if ctype.startswith("text/") and ctype not in {"text/rfc822-headers"}:
+        # A multipart leaf is one whose boundary the parser could not find: only text is left.
+        if (ctype.startswith("text/") and ctype != "text/rfc822-headers") or ctype.startswith(
+            "multipart/"
+        ):
             chunks.append(part_text(part))
     text = "\n".join(chunks)
     cut = _CUT.search(text, _skip_leading_headers(text))
@@ -88,6 +95,11 @@ def _skip_leading_headers(text: str) -> int:
 def sender_addresses(msg: Message) -> set[str]:
     """Addresses of the report's own sender and addressee: never the failed recipient."""
     found = header_addresses(msg, "From", "To", "Return-Path", "Reply-To", "Sender")
+    return {norm for raw in found if (norm := normalize_recipient(raw))}
+
+
+def _addressees(msg: Message) -> set[str]:
+    found = header_addresses(msg, "To")
     return {norm for raw in found if (norm := normalize_recipient(raw))}
 
 
@@ -124,7 +136,16 @@ def parse_text(msg: Message, text: str) -> list[Finding]:
         for raw in header_addresses(msg, "X-Failed-Recipients")
         if (norm := normalize_recipient(raw))
     ]
+    if msg.get("X-MLServer") and not failed:
+        # fml quotes the address it refers to in angle brackets ("not a member ... <list@>").
+        diag = " ".join(text.split())
+        quoted = [n for raw in _ANGLED.findall(text) if (n := normalize_recipient(raw))]
+        return [Finding(recipient=a, diagnostic=diag) for a in dict.fromkeys(quoted)]
     blocks = _blocks(text, exclude)
+    if not blocks and not failed:
+        # A report about the very address it is sent to (someone mailing themselves, or a
+        # forwarder): a line that opens with it still names the failed recipient.
+        blocks = _blocks(text, exclude - {a for a in exclude if a in _addressees(msg)})
     diag_all = " ".join(text.split())
     if failed:
         return [
@@ -134,7 +155,10 @@ def parse_text(msg: Message, text: str) -> list[Finding]:
             for addr in dict.fromkeys(failed)
         ]
     if blocks:
-        return [Finding(recipient=a, diagnostic=_diagnostic(b)) for a, b in blocks.items()]
+        return [
+            Finding(recipient=a, diagnostic=_block_diagnostic(b, diag_all))
+            for a, b in blocks.items()
+        ]
     loose = [
         norm
         for raw in addresses_in(text)
@@ -143,6 +167,17 @@ def parse_text(msg: Message, text: str) -> list[Finding]:
         and not _NON_RECIPIENT_LOCAL.match(norm.rpartition("@")[0])
     ]
     return [Finding(recipient=addr, diagnostic=diag_all) for addr in dict.fromkeys(loose)]
+
+
+def _block_diagnostic(block: _Block, whole: str) -> str:
+    # A block without a reply code while the report has one only lists the address (a "Message
+    # details" section); the error it failed with is elsewhere in the report.
+    if not any(_REPLY_CODE.search(line) for line in block.lines) and _REPLY_CODE.search(whole):
+        return whole
+    return _diagnostic(block)
+
+
+_REPLY_CODE = re.compile(r"(?:^|[\s;(\[])[245][0-7]\d(?:[ :-]+\S)|\b[245]\.\d{1,3}\.\d{1,3}\b")
 
 
 def _diagnostic(block: _Block) -> str:
@@ -154,11 +189,12 @@ _BOUNCE_SUBJECT = re.compile(
     r"failure notice|returned mail|mail delivery|could not (?:be )?deliver|non[- ]?delivery|"
     r"not delivered|delivery error|bounce|mail failure|rejected|warning: message|"
     r"nondeliverable|mail system error|error sending message|fehlgeschlagen|unzustellbar|"
-    r"non remis|no se pudo entregar|配信|不達|エラー|returned to sender|failed|failure",
+    r"non remis|no se pudo entregar|配信|不達|エラー|returned to sender|failed|failure|"
+    r"error sending your (?:mail|message)",
     re.IGNORECASE,
 )
 _DAEMON_FROM = re.compile(
-    r"mailer-daemon|mail-daemon|postmaster|mail delivery|mail administrator|mdaemon|"
+    r"mailer-daemon|mail-daemon|post_?master|mail delivery|mail administrator|mdaemon|"
     r"mail ?system|daemon|no-?reply.*(?:bounce|delivery)|bounce",
     re.IGNORECASE,
 )
@@ -167,7 +203,8 @@ _BOUNCE_BODY = re.compile(
     r"undeliverable|permanent (?:error|failure)|failed permanently|unable to deliver|"
     r"did not reach|delivery to the following recipient|following address(?:es)? (?:had|failed)|"
     r"not be delivered|wasn'?t able to deliver|error (?:occurred|has occurred) while|"
-    r"returned to sender|delivery status notification",
+    r"returned to sender|delivery status notification|trouble delivering your message|"
+    r"invalid user address",
     re.IGNORECASE,
 )
 
@@ -175,6 +212,9 @@ _BOUNCE_BODY = re.compile(
 def looks_like_bounce(msg: Message, text: str) -> bool:
     """Whether a message without a DSN part is a delivery failure report at all."""
     if msg.get("X-Failed-Recipients"):
+        return True
+    if msg.get("X-MLServer") and "-admin@" in header(msg, "From").lower():
+        # fml mailing list manager refusing a post (not a member, loop, duplicate).
         return True
     subject = header(msg, "Subject")
     sender = header(msg, "From")

@@ -12,7 +12,6 @@ import json
 import re
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -24,12 +23,13 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from vault.addresses import Address, parse_address
 from vault.cli.console import err, fail, out, progress_bar
+from vault.cli.context import State, open_store, state
 from vault.config import Settings, load_settings
 from vault.crypto import Kek, Keyring, create_keyring, generate_kek_file
 from vault.db import make_engine
 from vault.db.migrate import upgrade
 from vault.errors import InputError, InvalidAddress, MailvaultError
-from vault.store import CheckAnswer, Vault, kek_from_settings, open_keyring_from_settings
+from vault.store import CheckAnswer, kek_from_settings, open_keyring_from_settings
 from vault.subscribers.models import ConsentMethod
 from vault.suppressions.models import SuppressionReason
 
@@ -52,18 +52,9 @@ app.add_typer(audit_app, name="audit")
 BATCH = 2000
 
 
-@dataclass
-class State:
-    settings: Settings
-
-    def vault(self) -> Vault:
-        return Vault.open(self.settings)
-
-
-def _state(ctx: typer.Context) -> State:
-    state = ctx.find_root().obj
-    assert isinstance(state, State)
-    return state
+# Kept under their old names for the command modules written against them.
+_state = state
+_vault = open_store
 
 
 @app.callback()
@@ -272,6 +263,14 @@ def erase(
     )
 
 
+@app.command("subject-access")
+def subject_access(ctx: typer.Context, address: str) -> None:
+    """Everything held about one address, as JSON (for a data subject's access request)."""
+    with _vault(ctx) as store:
+        answer = store.subject_access(address)
+    sys.stdout.write(json.dumps(answer, indent=2, ensure_ascii=False) + "\n")
+
+
 @app.command()
 def domains(
     ctx: typer.Context, list_name: Annotated[str | None, typer.Option("--list")] = None
@@ -474,18 +473,15 @@ def demo(ctx: typer.Context) -> None:
     run_demo(_state(ctx).settings)
 
 
+# -- further areas -----------------------------------------------------------------------------
+from vault.cli.retention import purge, report_app, retention_app  # noqa: E402
+
+app.add_typer(retention_app, name="retention")
+app.add_typer(report_app, name="report")
+app.command("purge")(purge)
+
+
 # -- plumbing ----------------------------------------------------------------------------------
-class _vault:
-    def __init__(self, ctx: typer.Context) -> None:
-        self._store = _state(ctx).vault()
-
-    def __enter__(self) -> Vault:
-        return self._store
-
-    def __exit__(self, *_exc: object) -> None:
-        self._store.close()
-
-
 def main(argv: list[str] | None = None) -> NoReturn:
     try:
         result = app(args=argv, prog_name="mailvault", standalone_mode=False)

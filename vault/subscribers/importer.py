@@ -163,30 +163,10 @@ def import_csv(
             resumed_from_line=start_line,
         )
     summary.lines = total
-    batch: list[_Row] = []
-    done_rows = 0
-    for row in _rows(path):
-        if row.line <= start_line:
-            done_rows += 1
-            continue
-        batch.append(row)
-        if len(batch) >= batch_size:
-            _import_batch(
-                factory,
-                keys=keys,
-                batch=batch,
-                run_id=run_id,
-                list_id=mailing_list.id,
-                consent=consent,
-                source=source,
-                now=now(),
-                summary=summary,
-            )
-            if progress:
-                progress(len(batch) + done_rows)
-            done_rows = 0
-            batch = []
-    if batch:
+    if progress and start_line:
+        progress(sum(1 for row in _rows(path) if row.line <= start_line))
+    pending = (row for row in _rows(path) if row.line > start_line)
+    for batch in _batches(pending, batch_size):
         _import_batch(
             factory,
             keys=keys,
@@ -199,9 +179,7 @@ def import_csv(
             summary=summary,
         )
         if progress:
-            progress(len(batch) + done_rows)
-    elif progress and done_rows:
-        progress(done_rows)
+            progress(len(batch))
     with factory() as session, session.begin():
         finished = session.get(ImportRun, run_id)
         assert finished is not None
@@ -212,6 +190,17 @@ def import_csv(
             rejects_path or path.with_suffix(".rejects.csv"), summary.rejects, append=start_line > 0
         )
     return summary
+
+
+def _batches(rows: Iterator[_Row], size: int) -> Iterator[list[_Row]]:
+    batch: list[_Row] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _write_rejects(path: Path, rejects: list[tuple[int, str]], *, append: bool) -> Path:

@@ -52,9 +52,9 @@ class MailingList(Base):
 class Subscriber(Base):
     __tablename__ = "subscribers"
     __table_args__ = (
-        UniqueConstraint("list_id", "index_digest"),
+        # Digest first: the same index answers "on this list?" and "on any list?" (erasure).
+        UniqueConstraint("index_digest", "list_id"),
         Index(None, "domain"),
-        Index(None, "index_digest"),
         Index(None, "address_key_id"),
         Index(None, "status", "status_changed_at"),
     )

@@ -171,7 +171,7 @@ def subscribe(
             e.reason in RECONSENT_LIFTS for e in entries
         )
         if not liftable:
-            best = min(entries, key=lambda e: suppressions._rank(e.reason))
+            best = min(entries, key=lambda e: suppressions.reason_rank(e.reason))
             return SubscribeResult(SubscribeOutcome.SUPPRESSED, None, reason=best.reason)
         for entry in entries:
             session.delete(entry)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from vault.addresses import NORMALIZATION_VERSION, Address
@@ -51,7 +51,7 @@ def scope_of(list_id: uuid.UUID | None) -> str:
     return GLOBAL_SCOPE if list_id is None else str(list_id)
 
 
-def _rank(reason: str) -> int:
+def reason_rank(reason: str) -> int:
     try:
         return REASON_PRECEDENCE.index(SuppressionReason(reason))
     except ValueError:
@@ -59,11 +59,12 @@ def _rank(reason: str) -> int:
 
 
 def _best(rows: Iterable[Suppression]) -> CheckResult:
-    chosen = min(rows, key=lambda row: (_rank(row.reason), row.scope != GLOBAL_SCOPE))
+    chosen = min(rows, key=lambda row: (reason_rank(row.reason), row.scope != GLOBAL_SCOPE))
     return CheckResult(True, chosen.reason, chosen.scope, chosen.expires_at)
 
 
-def _active(now: datetime):  # type: ignore[no-untyped-def]
+def _active(now: datetime) -> ColumnElement[bool]:
+    """Permanent, or not yet expired."""
     return or_(Suppression.expires_at.is_(None), Suppression.expires_at > now)
 
 

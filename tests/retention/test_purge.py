@@ -1,0 +1,220 @@
+"""Each retention rule with a fixed clock: just inside the window stays, just outside goes."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from vault.addresses import parse_address
+from vault.audit.models import AuditEntry
+from vault.clock import FixedClock
+from vault.config import Settings
+from vault.errors import ConfigError
+from vault.retention.models import PurgeRun
+from vault.retention.purge import run_purge
+from vault.retention.reports import purge_reports
+from vault.retention.rules import retention_config
+from vault.store import Vault
+from vault.subscribers.models import ConsentMethod, Subscriber
+from vault.suppressions.models import Suppression, SuppressionReason
+
+SECOND = timedelta(seconds=1)
+
+
+def config(**days: int):
+    return retention_config(Settings(sections={"retention": dict(days)}), environ={})
+
+
+def count(store: Vault, model) -> int:
+    with store.read() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_defaults_follow_the_spec() -> None:
+    assert config().as_dict() == {
+        "ended_subscriber": 30,
+        "inactive_subscriber": 730,
+        "expired_suppression": 0,
+        "audit_entry": 730,
+    }
+
+
+def test_configuration_from_toml_and_environment() -> None:
+    settings = Settings(sections={"retention": {"ended_subscriber": 7, "batch_size": 50}})
+    chosen = retention_config(settings, environ={"MAILVAULT_RETENTION_AUDIT_ENTRY_DAYS": "400"})
+    assert chosen.as_dict()["ended_subscriber"] == 7
+    assert chosen.as_dict()["audit_entry"] == 400
+    assert chosen.batch_size == 50
+    with pytest.raises(ConfigError, match="unknown"):
+        retention_config(Settings(sections={"retention": {"forever": 1}}), environ={})
+    with pytest.raises(ConfigError, match="whole days"):
+        retention_config(Settings(sections={"retention": {"audit_entry": "two years"}}), environ={})
+
+
+def test_ended_subscriber_window(store: Vault, clock: FixedClock) -> None:
+    store.create_list("news")
+    for name in ("early", "late"):
+        store.subscribe(
+            f"{name}@example.com", list_name="news", consent=ConsentMethod.SINGLE_OPT_IN, source="t"
+        )
+    store.unsubscribe("early@example.com", list_name="news", source="link")
+    clock.advance(SECOND)
+    store.unsubscribe("late@example.com", list_name="news", source="link")
+    clock.advance(timedelta(days=30))  # early is now 30 days + 1 s old, late exactly 30 days
+    run_purge(store, config())
+    assert count(store, Subscriber) == 1
+    # Suppressions stay when the address goes.
+    assert [
+        a.suppressed
+        for a in store.check(["early@example.com", "late@example.com"], list_name="news")
+    ] == [True, True]
+    clock.advance(SECOND)
+    run_purge(store, config())
+    assert count(store, Subscriber) == 0
+
+
+def test_inactive_subscriber_window(store: Vault, clock: FixedClock) -> None:
+    store.create_list("news")
+    store.subscribe(
+        "old@example.com", list_name="news", consent=ConsentMethod.SINGLE_OPT_IN, source="t"
+    )
+    clock.advance(SECOND)
+    store.subscribe(
+        "new@example.com", list_name="news", consent=ConsentMethod.SINGLE_OPT_IN, source="t"
+    )
+    clock.advance(timedelta(days=730))
+    run_purge(store, config())
+    assert store.domain_counts(list_name="news") == [("example.com", 1)]
+
+
+def test_expired_suppressions_go_permanent_stay(store: Vault, clock: FixedClock) -> None:
+    now = clock.now()
+    store.suppress(
+        [parse_address("soft@example.com")],
+        reason=SuppressionReason.SOFT_BOUNCE,
+        source="t",
+        expires_at=now + timedelta(days=30),
+    )
+    store.suppress(
+        [parse_address("later@example.com")],
+        reason=SuppressionReason.SOFT_BOUNCE,
+        source="t",
+        expires_at=now + timedelta(days=30) + SECOND,
+    )
+    store.suppress(
+        [parse_address("hard@example.com")], reason=SuppressionReason.HARD_BOUNCE, source="t"
+    )
+    clock.advance(timedelta(days=30) + SECOND)
+    run_purge(store, config())
+    with store.read() as session:
+        reasons = sorted(r.reason for r in session.scalars(select(Suppression)))
+    assert reasons == ["hard_bounce", "soft_bounce"]
+
+
+def test_audit_window_and_the_chain_still_verifies(store: Vault, clock: FixedClock) -> None:
+    store.create_list("a")
+    clock.advance(SECOND)
+    store.create_list("b")
+    clock.advance(timedelta(days=730))  # "a" is 730 days + 1 s old, "b" exactly 730 days
+    run_purge(store, config())
+    with store.read() as session:
+        tags = [e.tag for e in session.scalars(select(AuditEntry).order_by(AuditEntry.seq))]
+    assert tags == ["list:create", "retention:purge"]
+    assert store.verify_audit().ok
+    clock.advance(timedelta(days=731))
+    run_purge(store, config())
+    assert store.verify_audit().ok, store.verify_audit().describe()
+
+
+def test_unrecorded_removal_of_old_entries_is_detected(store: Vault) -> None:
+    store.create_list("a")
+    store.create_list("b")
+    from sqlalchemy import delete
+
+    with store.write() as session:
+        session.execute(delete(AuditEntry).where(AuditEntry.seq == 1))
+    report = store.verify_audit()
+    assert not report.ok
+    assert "no recorded purge" in report.describe()
+
+
+def test_dry_run_counts_and_removes_nothing(store: Vault, clock: FixedClock) -> None:
+    store.create_list("news")
+    store.subscribe(
+        "a@example.com", list_name="news", consent=ConsentMethod.SINGLE_OPT_IN, source="t"
+    )
+    store.unsubscribe("a@example.com", list_name="news", source="link")
+    clock.advance(timedelta(days=31))
+    run_id = run_purge(store, config(), dry_run=True)
+    assert count(store, Subscriber) == 1
+    with store.read() as session:
+        report = next(r for r in purge_reports(session) if r.run_id == str(run_id))
+    assert report.dry_run
+    assert {line.record_class: line.removed for line in report.classes}["ended_subscriber"] == 1
+
+
+def test_report_names_oldest_remaining_and_audit_entry(store: Vault, clock: FixedClock) -> None:
+    store.create_list("news")
+    store.subscribe(
+        "a@example.com", list_name="news", consent=ConsentMethod.SINGLE_OPT_IN, source="t"
+    )
+    created = clock.now()
+    clock.advance(timedelta(days=1))
+    run_id = run_purge(store, config())
+    with store.read() as session:
+        report = next(r for r in purge_reports(session) if r.run_id == str(run_id))
+        entry = session.get(AuditEntry, __import__("uuid").UUID(report.audit_entry_id))
+    lines = {line.record_class: line for line in report.classes}
+    assert lines["inactive_subscriber"].oldest_remaining == created
+    assert lines["audit_entry"].oldest_remaining == created
+    assert entry is not None and entry.tag == "retention:purge"
+    assert entry.details["removed"]["ended_subscriber"] == 0
+
+
+def test_interrupted_run_resumes_with_the_same_counts(
+    store: Vault, clock: FixedClock, monkeypatch
+) -> None:
+    store.create_list("news")
+    for i in range(25):
+        store.subscribe(
+            f"u{i}@example.com", list_name="news", consent=ConsentMethod.SINGLE_OPT_IN, source="t"
+        )
+        store.unsubscribe(f"u{i}@example.com", list_name="news", source="t")
+    clock.advance(timedelta(days=31))
+    small = retention_config(Settings(sections={"retention": {"batch_size": 4}}), environ={})
+    from vault.retention import classes
+
+    real_delete = classes.RecordClass.delete
+    calls = {"n": 0}
+
+    def dying_delete(self, session, keys):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_delete(self, session, keys)
+
+    monkeypatch.setattr(classes.RecordClass, "delete", dying_delete)
+    with pytest.raises(KeyboardInterrupt):
+        run_purge(store, small)
+    assert count(store, Subscriber) == 25 - 8
+    monkeypatch.setattr(classes.RecordClass, "delete", real_delete)
+    clock.advance(timedelta(days=1))  # the resumed run keeps its original as_of
+    run_id = run_purge(store, small)
+    with store.read() as session:
+        runs = session.scalars(select(PurgeRun)).all()
+        report = next(r for r in purge_reports(session) if r.run_id == str(run_id))
+    assert len(runs) == 1
+    assert {line.record_class: line.removed for line in report.classes}["ended_subscriber"] == 25
+    assert count(store, Subscriber) == 0
+
+
+def test_the_newest_audit_entry_anchors_the_chain(store: Vault, clock: FixedClock) -> None:
+    for name in ("a", "b", "c"):
+        store.create_list(name)
+    clock.advance(timedelta(days=1))
+    everything = retention_config(Settings(sections={"retention": {"audit_entry": 0}}), environ={})
+    run_purge(store, everything)
+    with store.read() as session:
+        seqs = [e.seq for e in session.scalars(select(AuditEntry).order_by(AuditEntry.seq))]
+    assert seqs == [3, 4]  # the last list:create stays; the purge entry follows it
+    assert store.verify_audit().ok, store.verify_audit().describe()

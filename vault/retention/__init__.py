@@ -1,0 +1,1 @@
+"""Retention: rules per record class, batched purges, and the reports compliance shows auditors."""
