@@ -12,7 +12,6 @@ from alembic import op
 
 import vault.db.base
 
-
 revision: str = "0400"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
