@@ -3,8 +3,8 @@
 The policy service re-reads the suppressions created in the last minute every half second;
 without this index each of those reads scans the whole table.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0500
+Revises: 0400
 Create Date: 2026-11-23 14:10:00.000000
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0500"
+down_revision: str | None = "0400"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -14,7 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
-from vault.cli.app import _state, app
+from vault.cli.app import app
+from vault.cli.context import state
 from vault.config import Settings
 from vault.db.migrate import require_current
 from vault.errors import ConfigError
@@ -166,7 +167,7 @@ def policy_server(
     ] = None,
 ) -> None:
     """Answer Postfix's suppression checks (policy delegation, socketmap) until SIGTERM."""
-    settings = _state(ctx).settings
+    settings = state(ctx).settings
     section = settings.sections.get("policy", {})
     if not isinstance(section, dict):
         raise ConfigError("[policy] in the configuration file must be a table")
