@@ -247,6 +247,15 @@ def test_store_backed_service_with_a_real_postfix(
         assert len(deliveries) == 1, "only the message sent before the suppression"
         print(f"{backend}: the CLI's suppression refused mail after {took:.2f}s")
 
+        # SIGHUP reloads the list; it does not stop the service.
+        server.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while server.log().count("suppression list loaded") < 2:
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.1)
+        assert server.process.poll() is None
+        assert refused_all(postfix.smtp_port, [canary])[canary][0] == 550
+
         # 5. The database goes away: mail is deferred (4xx), never delivered, then flows again.
         waiting = f"waiting-{tag}@example.org"
         with database_outage(database_url, proxy):
