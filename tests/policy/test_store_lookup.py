@@ -19,6 +19,8 @@ from vault.clock import FixedClock
 from vault.config import Settings
 from vault.crypto import KeySuite
 from vault.crypto.keyring import Purpose
+from vault.db import make_engine
+from vault.db.migrate import upgrade
 from vault.policy.lookup import NOT_SUPPRESSED, LookupResult, StoreUnavailable
 from vault.policy.store_lookup import StoreLookup, lookup_engine
 from vault.store import Vault, open_keyring_from_settings
@@ -27,6 +29,7 @@ from vault.suppressions.models import SuppressionReason
 from vault.suppressions.snapshot import SuppressionSnapshot
 
 from ..canary import CANARY, CANARY_LOCAL
+from ..conftest import TEST_PASSPHRASE
 
 SUPPRESSED_UNSUB = LookupResult(suppressed=True, reason="unsubscribe")
 
@@ -264,24 +267,28 @@ def answers(lookup: StoreLookup, address: str) -> LookupResult | None:
 
 
 def test_threads_refresh_and_defer_while_the_sqlite_file_is_gone(
-    settings: Settings, writer: Vault, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    keys_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    if not settings.database_url.startswith("sqlite"):
-        pytest.skip("the file outage is SQLite's; PostgreSQL's is in the e2e test")
+    # SQLite's outage (PostgreSQL's, a cut connection, is in the e2e test).
+    database = tmp_path / "outage.db"
+    engine = make_engine(f"sqlite:///{database}")
+    upgrade(engine)
+    engine.dispose()
+    settings = Settings(
+        database_url=f"sqlite:///{database}", keys_dir=keys_dir, kek_passphrase=TEST_PASSPHRASE
+    )
     caplog.set_level(logging.INFO, logger="vault")
+    writer = Vault.open(settings)
     reader = Vault(
         settings=settings,
         engine=lookup_engine(settings.database_url),
         keyring=open_keyring_from_settings(settings),
     )
     lookup = StoreLookup(reader, refresh_interval=0.05, max_staleness=0.5, rebuild_interval=30)
-    database = Path(settings.database_url.removeprefix("sqlite:///"))
     try:
         lookup.start()
         assert lookup.wait_loaded(10)
         assert answers(lookup, CANARY) == NOT_SUPPRESSED
-        # The writer's clock is the fixed test clock: put it at the real time of day.
-        writer.clock = type(reader.clock)()
         suppress(writer, CANARY)
         assert wait_until(lambda: answers(lookup, CANARY) == SUPPRESSED_UNSUB, timeout=2)
 
@@ -293,6 +300,7 @@ def test_threads_refresh_and_defer_while_the_sqlite_file_is_gone(
     finally:
         lookup.stop()
         reader.close()
+        writer.close()
     assert "failed (OperationalError" in caplog.text
     assert "works again" in caplog.text
     assert CANARY_LOCAL not in caplog.text
