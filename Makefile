@@ -16,9 +16,11 @@ $(STAMP): pyproject.toml
 	  || { tail -n 30 $(VENV)/install.log; echo "mailvault: installation failed (see $(VENV)/install.log)"; exit 1; }
 	@touch $(STAMP)
 
-# The main job on the embedded default: a SQLite store in ./mailvault.db, example keys, demo mode.
+# The main job on the embedded default: a SQLite store in ./mailvault.db, example keys, demo mode;
+# then the HTTP API on 127.0.0.1:8000 with one demo token per role (Ctrl-C stops it).
 run: $(STAMP)
 	@MAILVAULT_DEMO=1 $(BIN)/mailvault demo
+	@MAILVAULT_DEMO=1 $(BIN)/mailvault serve --demo-principals --host 127.0.0.1 --port 8000
 
 demo: run
 

@@ -12,6 +12,7 @@
      ├── InvalidAddress             an address that cannot be normalized (names the problem)
      ├── InputError                 a file or row that cannot be read (CSV, encoding, columns)
      ├── NotFound                   a named list, subscriber or mailing does not exist
+     │    └── InvalidToken          an unsubscribe token that does not verify (forged, altered)
      ├── Conflict                   the request contradicts the current state
      └── PermissionDenied           the principal's roles do not grant the action
 
@@ -75,6 +76,11 @@ class InputError(MailvaultError):
 
 class NotFound(MailvaultError):
     exit_code = 6
+
+
+class InvalidToken(NotFound):
+    """A link token that does not verify, whatever the cause: to its holder it names nothing,
+    so the HTTP API answers 404 and changes nothing."""
 
 
 class Conflict(MailvaultError):

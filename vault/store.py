@@ -4,6 +4,8 @@ the HTTP API and embedding pipelines share. Every state change is audited in its
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import getpass
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -23,6 +25,11 @@ from vault.config import Settings
 from vault.crypto import Kek, Keyring, KeySuite, open_keyring
 from vault.db import make_engine, make_sessionmaker
 from vault.db.migrate import require_current
+from vault.deliveries import ingest as deliveries_ingest
+from vault.deliveries import services as deliveries
+from vault.deliveries.events import DeliveryEvent, parse_event
+from vault.deliveries.models import Taken
+from vault.deliveries.reports import report_from_event
 from vault.errors import ConfigError
 from vault.subscribers import importer
 from vault.subscribers import services as subscribers
@@ -30,8 +37,11 @@ from vault.subscribers.models import ConsentMethod, MailingList
 from vault.subscribers.subject_access import subject_access
 from vault.suppressions import services as suppressions
 from vault.suppressions.models import GLOBAL_SCOPE, SuppressionReason
+from vault.suppressions.rehash import rehash_after_read
 from vault.suppressions.services import CheckResult
 from vault.suppressions.snapshot import SuppressionSnapshot, load_snapshot
+from vault.unsubscribe import services as unsubscribing
+from vault.unsubscribe import tokens
 
 
 def kek_from_settings(settings: Settings) -> Kek:
@@ -95,6 +105,12 @@ class Vault:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def acting_as(self, actor: Actor) -> Vault:
+        """This store auditing under another actor (an API principal). Shares engine and keys."""
+        clone = copy.copy(self)
+        clone.actor = actor
+        return clone
 
     def use_keyring(self, keyring: Keyring) -> None:
         """Switch to a changed keyring (after a rotation) without reopening the store."""
@@ -198,6 +214,13 @@ class Vault:
     def erase(self, address: str, *, source: str) -> subscribers.ErasureResult:
         parsed = parse_address(address)
         with self.write() as session:
+            found = subscribers.find_everywhere(session, keys=self.keys, canonical=parsed.canonical)
+            outcomes_removed = deliveries.forget(
+                session,
+                keys=self.keys,
+                canonical=parsed.canonical,
+                subscriber_ids=[s.id for s in found],
+            )
             result = subscribers.erase(
                 session, keys=self.keys, address=parsed, source=source, now=self.now()
             )
@@ -208,6 +231,7 @@ class Vault:
                 subscribers_removed=result.subscribers_removed,
                 lists=result.lists,
                 suppression_key_id=self.keys.suppression.primary_key_id,
+                delivery_outcomes_removed=outcomes_removed,
             )
             return result
 
@@ -300,45 +324,59 @@ class Vault:
                 added=outcome.added,
                 already=outcome.already,
                 key_id=self.keys.suppression.primary_key_id,
+                **({"rehashed": outcome.rehashed} if outcome.rehashed else {}),
             )
             return outcome
 
     def check(self, addresses: Iterable[str], *, list_name: str | None = None) -> list[CheckAnswer]:
-        """Check a batch of raw addresses; invalid ones get an answer naming the problem."""
-        with self.read() as session:
-            list_id = self._list_id(session, list_name)
-            raw = list(addresses)
-            parsed: list[Address | None] = []
-            errors: list[str | None] = []
-            for item in raw:
-                try:
-                    parsed.append(parse_address(item))
-                    errors.append(None)
-                except ValueError as exc:
-                    parsed.append(None)
-                    errors.append(str(exc))
-            valid = [p.canonical for p in parsed if p is not None]
+        """Check a batch of raw addresses; invalid ones get an answer naming the problem.
+
+        The hottest read of all (every API check): one bare connection, no ORM session. An
+        address found under an older suppression key is rehashed on sight afterwards, in a short
+        write of its own that cannot change (or delay much) the answer.
+        """
+        keys = self.keys  # one keyring for the whole batch, even if a reload swaps it meanwhile
+        raw = list(addresses)
+        parsed: list[Address | None] = []
+        errors: list[str | None] = []
+        for item in raw:
+            try:
+                parsed.append(parse_address(item))
+                errors.append(None)
+            except ValueError as exc:
+                parsed.append(None)
+                errors.append(str(exc))
+        valid = [p.canonical for p in parsed if p is not None]
+        with self.engine.connect() as connection:
+            list_id = (
+                None if list_name is None else subscribers.list_id_by_name(connection, list_name)
+            )
             results = iter(
                 suppressions.check_many(
-                    session, keys=self.keys, canonicals=valid, list_id=list_id, now=self.now()
+                    connection, keys=keys, canonicals=valid, list_id=list_id, now=self.now()
                 )
             )
-            answers: list[CheckAnswer] = []
-            for item, address, error in zip(raw, parsed, errors, strict=True):
-                if address is None:
-                    answers.append(CheckAnswer(item, False, None, None, error=error))
-                    continue
-                result: CheckResult = next(results)
-                answers.append(
-                    CheckAnswer(
-                        item,
-                        result.suppressed,
-                        result.reason,
-                        self._scope_name(result.scope, list_name),
-                        result.expires_at,
-                    )
+        seen_stale: list[str] = []
+        answers: list[CheckAnswer] = []
+        for item, address, error in zip(raw, parsed, errors, strict=True):
+            if address is None:
+                answers.append(CheckAnswer(item, False, None, None, error=error))
+                continue
+            result: CheckResult = next(results)
+            if result.stale:
+                seen_stale.append(address.canonical)
+            answers.append(
+                CheckAnswer(
+                    item,
+                    result.suppressed,
+                    result.reason,
+                    self._scope_name(result.scope, list_name),
+                    result.expires_at,
                 )
-            return answers
+            )
+        if seen_stale:
+            rehash_after_read(self.engine, keys=keys, canonicals=seen_stale)
+        return answers
 
     def load_snapshot(self) -> SuppressionSnapshot:
         """Every active suppression entry in memory, for checking millions of addresses."""
@@ -373,6 +411,115 @@ class Vault:
         if scope is None or scope == GLOBAL_SCOPE:
             return scope
         return f"list:{list_name}" if list_name else f"list:{scope}"
+
+    # -- bounces, complaints and delivery events ------------------------------------------------
+    def bounce_policy(self) -> deliveries.BouncePolicy:
+        return deliveries.BouncePolicy.from_sections(self.settings.sections)
+
+    def ingest(
+        self,
+        messages: Iterable[bytes],
+        *,
+        origin: str = "cli",
+        list_name: str | None = None,
+        batch_size: int = deliveries_ingest.DEFAULT_BATCH,
+        progress: Callable[[int], None] | None = None,
+    ) -> deliveries_ingest.IngestSummary:
+        """Apply every bounce, complaint and success report in a stream of raw messages
+        (``vault.bounces.iter_messages``, or ``[body]`` for one message/rfc822 request body).
+
+        Each batch is applied and audited (``delivery:ingest``, counts only) in one
+        transaction; unreadable messages are counted and listed by position, never fatal.
+        """
+        policy = self.bounce_policy()
+        list_id = self._list_id_or_none(list_name)
+
+        def audit_batch(session: Session, details: dict[str, object]) -> None:
+            self._audit(
+                session,
+                tag="delivery:ingest",
+                subject=f"ingest:{details['run_id']}",
+                origin=origin,
+                **{k: v for k, v in details.items() if k != "run_id"},
+            )
+
+        return deliveries_ingest.ingest_messages(
+            self.write,
+            keys=self.keys,
+            messages=messages,
+            policy=policy,
+            now=self.now,
+            audit_batch=audit_batch,
+            list_id=list_id,
+            batch_size=batch_size,
+            progress=progress,
+        )
+
+    def record_event(self, event: DeliveryEvent | object) -> deliveries.Decision:
+        """Apply one delivery event: a ``DeliveryEvent`` (``parse_event_json(body)``) or decoded
+        JSON (see ``vault.deliveries.events``).
+
+        ``InputError`` names a malformed field (HTTP 422); ``NotFound`` an unknown list. A
+        success that had nothing to reset, and an ignored event, write nothing at all.
+        """
+        parsed = event if isinstance(event, DeliveryEvent) else parse_event(event)
+        now = self.now()
+        report = report_from_event(parsed, now=now)
+        with self.write() as session:
+            if parsed.list is not None:
+                report = dataclasses.replace(
+                    report, list_id=self._list_by_name_or_id(session, parsed.list)
+                )
+            decisions, tally = deliveries.record_reports(
+                session, keys=self.keys, reports=[report], policy=self.bounce_policy(), now=now
+            )
+            decision = decisions[0]
+            if decision.taken is not Taken.IGNORED:
+                self._audit(
+                    session,
+                    tag="delivery:event",
+                    subject=f"outcome:{decision.outcome_id}"
+                    if decision.outcome_id
+                    else f"domain:{report.address.domain}",
+                    type=str(parsed.type),
+                    action=str(decision.action),
+                    taken=str(decision.taken),
+                    suppression=str(decision.suppression) if decision.suppression else None,
+                    suppressions_added=sum(tally.suppressions_added.values()),
+                )
+            return decision
+
+    def _list_id_or_none(self, name: str | None) -> uuid.UUID | None:
+        if name is None:
+            return None
+        with self.read() as session:
+            return self._list_by_name_or_id(session, name)
+
+    @staticmethod
+    def _list_by_name_or_id(session: Session, name: str) -> uuid.UUID:
+        try:
+            wanted = uuid.UUID(name)
+        except ValueError:
+            return subscribers.get_list(session, name).id
+        found = session.get(MailingList, wanted)
+        return found.id if found is not None else subscribers.get_list(session, name).id
+
+    # -- one-click unsubscribe ------------------------------------------------------------------
+    def unsubscribe_token(self, *, subscriber_id: uuid.UUID, list_id: uuid.UUID) -> str:
+        """The opaque token for a subscriber's ``List-Unsubscribe`` URL on one list."""
+        return tokens.create_token(self.keys, subscriber_id=subscriber_id, list_id=list_id)
+
+    def verify_unsubscribe_token(self, token: str) -> None:
+        """Raise ``InvalidToken`` (HTTP 404) unless the token verifies; reads no database."""
+        tokens.verify_token(self.keys, token)
+
+    def unsubscribe_by_token(self, token: str) -> unsubscribing.UnsubscribeResult:
+        """``POST /u/{token}``: unsubscribe at once, idempotently, audited in the same
+        transaction. ``InvalidToken`` (HTTP 404) changes nothing."""
+        with self.write() as session:
+            return unsubscribing.unsubscribe_by_token(
+                session, keys=self.keys, token=token, now=self.now()
+            )
 
     # -- audit --------------------------------------------------------------------------------
     def verify_audit(self) -> ChainReport:

@@ -1,7 +1,7 @@
 """purge runs
 
 Revision ID: 0400
-Revises: 0001
+Revises: 0301
 Create Date: 2026-11-23 13:27:16.508951
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import vault.db.base
 
 revision: str = "0400"
-down_revision: str | None = "0001"
+down_revision: str | None = "0301"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -26,6 +26,31 @@ from vault.bounces import Reason, classify
         ("5.1.6", "550 5.1.6 recipient no longer on server", Reason.HAS_MOVED),
         ("4.4.7", "delivery time expired", Reason.EXPIRED),
         ("5.3.4", "552 5.3.4 Message too big for system", Reason.MESSAGE_TOO_BIG),
+        (
+            None,
+            "Name service error for domain example.com: Host not found, try again",
+            Reason.NETWORK_ERROR,
+        ),
+        ("4.0.0", "554-No SMTP service 554-Bad DNS PTR resource record.", Reason.BLOCKED),
+        ("5.0.0", "554 Message rejected: Email address is not verified.", Reason.REJECTED),
+        ("5.0.0", "554 Transaction failed", Reason.SYSTEM_ERROR),
+        ("5.7.1", "550 5.7.1 <a@b.example>: User a@b.example temporary locked.", Reason.SUSPENDED),
+        ("5.5.0", "554 mx.example.com ESMTP not accepting connections", Reason.BLOCKED),
+        ("5.5.0", "550 domain [example.com] mismatches client ip 192.0.2.1.", Reason.BLOCKED),
+        ("5.0.0", "500 Remote server does not support TLS (state 6).", Reason.SECURITY_ERROR),
+        ("4.0.0", "451 Could not load DRD for domain (example.com)", Reason.SYSTEM_ERROR),
+        ("4.4.5", "452 4.4.5 Insufficient disk space; try again later", Reason.SYSTEM_FULL),
+        ("4.4.5", "452 4.4.5 Mailbox quota exceeded", Reason.MAILBOX_FULL),
+        (
+            None,
+            "after end of data: host mx.example.de: 500 Line limit exceeded",
+            Reason.MESSAGE_TOO_BIG,
+        ),
+        (
+            None,
+            "a <b@example.net>: malformed address: <b@example.net> may not follow a",
+            Reason.SYNTAX_ERROR,
+        ),
         (None, "", Reason.UNDEFINED),
         ("5.0.0", "something nobody recognises", Reason.ON_HOLD),
     ],
@@ -65,3 +90,53 @@ def test_improper_command_sequence_is_a_syntax_error() -> None:
     assert classify(status="5.5.0", diagnostic="503 Improper sequence of commands") is (
         Reason.SYNTAX_ERROR
     )
+
+
+def test_quoted_recipient_alone_does_not_mean_rcpt() -> None:
+    # With no command known, "user unknown" may be a content filter's answer after DATA.
+    text = "550 <a@b.example>: User unknown"
+    assert classify(status="5.0.0", diagnostic=text).value in {"on_hold", "filtered"}
+    assert classify(status="5.0.0", diagnostic=text, command="RCPT") is Reason.USER_UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("status", "diagnostic", "reason"),
+    [
+        # Why the host could not be reached outranks the queue giving up.
+        (
+            "4.4.1",
+            "Sorry, I wasn't able to establish an SMTP connection. (#4.4.1) I'm not going to "
+            "try again; this message has been in the queue too long.",
+            Reason.NETWORK_ERROR,
+        ),
+        (
+            "4.4.1",
+            "connect to mx.example.net[192.0.2.2]:25: No route to host",
+            Reason.NETWORK_ERROR,
+        ),
+        ("4.4.7", "Name server: example.jp.: host name lookup failure", Reason.NETWORK_ERROR),
+        # A connection that only timed out, retried until the queue ran out, expired.
+        ("4.4.1", "connect to mx.example.net[192.0.2.2]:25: Connection timed out", Reason.EXPIRED),
+        (None, "Connection timed out", Reason.EXPIRED),
+        (
+            "4.1.9",
+            "Resources temporarily unavailable [#4.1.9]. I'm not going to try again; this "
+            "message has been in the queue too long.",
+            Reason.EXPIRED,
+        ),
+        (None, "Unable to deliver message after multiple retries, giving up.", Reason.EXPIRED),
+        (
+            "4.4.3",
+            "Unable to contact LDAP server. (#4.4.3)I'm not going to try again; this message "
+            "has been in the queue too long.",
+            Reason.SYSTEM_ERROR,
+        ),
+    ],
+)
+def test_expired_against_network_error(status: str | None, diagnostic: str, reason: Reason) -> None:
+    assert classify(status=status, diagnostic=diagnostic) is reason
+
+
+def test_recipient_preferences_are_a_filter_despite_5_1_1() -> None:
+    text = "550 5.1.1 RCP-P2 Refused due to recipient preferences"
+    assert classify(status="5.1.1", diagnostic=text) is Reason.FILTERED

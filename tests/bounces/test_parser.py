@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vault.bounces import Group, Kind, ParsedMessage, Reason, parse_message
+from vault.bounces import Group, Kind, ParsedMessage, Reason, classify, parse_message
 
 _DSN = b"""From: MAILER-DAEMON@mx.example.net
 To: sender@example.org
@@ -255,6 +255,23 @@ def test_the_remote_code_inside_a_generic_status_decides() -> None:
     assert (first.status, first.reason) == ("5.2.2", Reason.MAILBOX_FULL)
 
 
+def test_the_remote_code_beats_a_queue_verdict_of_the_same_class() -> None:
+    raw = _DSN.replace(b"Status: 5.1.1", b"Status: 4.4.7").replace(
+        b"550 5.1.1 <kijitora@example.jp>: Recipient address rejected:\n    User unknown",
+        b"450 4.7.1 Access denied. IP name lookup failed [192.0.2.1]",
+    )
+    first = parse_message(raw).recipients[0]
+    assert (first.status, first.group) == ("4.7.1", Group.NOT_RECIPIENT)
+
+
+def test_a_remote_code_of_another_class_does_not_replace_the_status() -> None:
+    raw = _DSN.replace(b"Status: 5.1.1", b"Status: 4.5.0").replace(
+        b"550 5.1.1 <kijitora@example.jp>: Recipient address rejected:\n    User unknown",
+        b"550 5.5.0 try again",
+    )
+    assert parse_message(raw).recipients[0].status == "4.5.0"
+
+
 def test_powermta_bounce_category_names_the_reason() -> None:
     raw = _DSN.replace(
         b"Status: 5.1.1\n", b"Status: 5.0.0\nX-PowerMTA-BounceCategory: quota-issues\n"
@@ -372,3 +389,170 @@ def test_delivery_to_a_pipe_is_a_mailer_error() -> None:
         b"X-Actual-Recipient: rfc822; |/usr/bin/procmail\nAction: failed\nStatus: 5.5.0",
     ).replace(b"Diagnostic-Code: smtp; 550 5.1.1", b"X-Diagnostic: 550 5.5.0")
     assert parse_message(raw).recipients[0].reason is Reason.MAILER_ERROR
+
+
+def test_yahoo_reply_quoting_the_recipient_answered_rcpt() -> None:
+    raw = (
+        b"From: MAILER-DAEMON@yahoo.com\nTo: s@example.org\nSubject: Failure Notice\n"
+        b"X-YMailISG: abc\n\n"
+        b"Sorry, we were unable to deliver your message to the following address.\n\n"
+        b"<gone@example.jp>:\n550: <gone@example.jp>: User unknown\n\n"
+        b"--- Below this line is a copy of the message.\n"
+    )
+    (found,) = parse_message(raw).recipients
+    assert (found.recipient, found.command, found.reason) == (
+        "gone@example.jp",
+        "RCPT",
+        Reason.USER_UNKNOWN,
+    )
+
+
+def test_a_source_routed_final_recipient_gives_way_to_the_original() -> None:
+    raw = _DSN.replace(
+        b"Final-Recipient: rfc822; Kijitora@Example.JP\n",
+        b"Original-Recipient: rfc822;kijitora@example.jp\n"
+        b"Final-Recipient: rfc822;@smtp.example.jp:kijitora@server\n",
+    )
+    assert parse_message(raw).recipients[0].recipient == "kijitora@example.jp"
+
+
+def test_a_final_recipient_that_is_a_pipe_is_a_mailer_error() -> None:
+    raw = _DSN.replace(
+        b"Final-Recipient: rfc822; Kijitora@Example.JP\nAction: failed\nStatus: 5.1.1",
+        b"Final-Recipient: rfc822;|/usr/local/bin/app kijitora@example.jp\n"
+        b"Action: failed\nStatus: 5.0.0",
+    ).replace(b"Diagnostic-Code: smtp; 550 5.1.1", b"X-Diagnostic: 550 5.1.1")
+    first = parse_message(raw).recipients[0]
+    assert (first.recipient, first.reason) == ("kijitora@example.jp", Reason.MAILER_ERROR)
+
+
+def test_delivery_status_fields_in_the_text_part_are_not_a_diagnostic() -> None:
+    raw = b"""From: MAILER-DAEMON@mx.example.net
+To: sender@example.org
+Subject: Returned mail
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain
+
+Reporting-MTA: dns; mx.example.net
+
+Original-Recipient: rfc822;late@example.jp
+Final-Recipient: rfc822;late@example.jp
+Action: delayed
+Status: 4.0.0 (example.jp: host name lookup failure)
+
+--B--
+"""
+    (found,) = parse_message(raw).recipients
+    assert (found.recipient, found.reason) == ("late@example.jp", Reason.EXPIRED)
+
+
+_V5_SENDMAIL = b"""From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.com>
+To: sender@example.jp
+Subject: Returned mail: User unknown
+
+   ----- Transcript of session follows -----
+While talking to mx.example.edu:
+>>> DATA
+<<< 550 Go away
+421 example.edu (smtp)... Deferred: Connection reset by peer during result wait
+554 <first@example.edu>... Remote protocol error
+550 example.org (smtp)... 550 Host unknown
+554 <second@example.org>... 550 Host unknown (Authoritative answer from name server)
+While talking to mx.example.net:
+>>> RCPT To:<third@example.net>
+<<< 550 No such user here.
+550 <third@example.net>... User unknown
+
+   ----- Unsent message follows -----
+"""
+
+
+def test_a_sendmail_session_belongs_to_the_recipient_line_after_it() -> None:
+    found = {r.recipient: r.group for r in parse_message(_V5_SENDMAIL).recipients}
+    assert found == {
+        "first@example.edu": Group.NOT_RECIPIENT,
+        "second@example.org": Group.PERMANENT,
+        "third@example.net": Group.PERMANENT,
+    }
+
+
+def test_a_sending_host_called_an_open_relay_is_blocked() -> None:
+    text = "501 <s@example.jp>... no access from mail server [192.0.2.5] which is an open relay."
+    assert classify(status="5.0.0", diagnostic=text, command="MAIL") is Reason.BLOCKED
+
+
+def test_a_dsn_pasted_into_a_plain_text_report_is_read() -> None:
+    raw = (
+        b"From: MAILER-DAEMON@gw.example.net\nTo: sender@example.org\n"
+        b"Subject: Undelivered Mail Returned to Sender\nContent-Type: text/plain\n\n"
+        b"The message returned below could not be delivered.\n"
+        b"For further assistance, please contact <support@gw.example.net>\n\n"
+        b"---------------------------------\n"
+        b"From MAILER-DAEMON  Thu Apr 29 23:34:45 2015\n" + _DSN
+    )
+    result = parse_message(raw)
+    assert [r.recipient for r in result.recipients] == ["kijitora@example.jp", "neko@example.jp"]
+
+
+def test_a_report_naming_nobody_is_about_the_originals_only_addressee() -> None:
+    raw = b"""From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.com>
+To: sender@example.jp
+Subject: Returned mail: Cannot send message for 4 days
+
+   ----- Transcript of session follows -----
+421 example.com (smtp)... Deferred: Connection timed out during user open with example.com
+
+   ----- Unsent message follows -----
+From: sender@example.jp
+To: kijitora@example.com
+Subject: Hello
+
+Hello
+"""
+    (found,) = parse_message(raw).recipients
+    assert (found.recipient, found.reason) == ("kijitora@example.com", Reason.EXPIRED)
+
+
+def test_an_original_with_several_addressees_names_nobody() -> None:
+    raw = b"""From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.com>
+To: sender@example.jp
+Subject: Returned mail: see transcript for details
+
+   ----- Transcript of session follows -----
+421 example.com (smtp)... Deferred: Connection timed out during user open with example.com
+
+   ----- Unsent message follows -----
+From: sender@example.jp
+To: a@example.com, b@example.com
+Subject: Hello
+"""
+    assert parse_message(raw).recipients == ()
+
+
+def test_postfix_smtp_server_error_transcript_names_the_recipient() -> None:
+    raw = b"""From: MAILER-DAEMON@mx.example.com (Mail Delivery System)
+To: postmaster@mx.example.com (Postmaster)
+Subject: Postfix SMTP server: errors from localhost[127.0.0.1]
+
+Transcript of session follows.
+
+ Out: 220 mx.example.com ESMTP
+ In:  MAIL FROM:<sender@example.org>
+ Out: 250 2.1.0 Ok
+ In:  RCPT TO:<kijitora@example.net>
+ Out: 250 2.1.5 Ok
+ In:  DATA
+ Out: 354 End data with <CR><LF>.<CR><LF>
+ Out: 451 4.3.0 Error: queue file write error
+ In:  QUIT
+ Out: 221 2.0.0 Bye
+"""
+    (found,) = parse_message(raw).recipients
+    assert (found.recipient, found.status, found.reason) == (
+        "kijitora@example.net",
+        "4.3.0",
+        Reason.SYSTEM_ERROR,
+    )

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from vault.bounces import Reason
-from vault.bounces.status import find_reply_code, find_status, normalize_status, reason_for_status
+from vault.bounces.status import (
+    find_remote_status,
+    find_reply_code,
+    find_status,
+    normalize_status,
+    reason_for_status,
+)
 
 
 @pytest.mark.parametrize(
@@ -50,3 +56,10 @@ def test_reply_code_and_status_field() -> None:
     assert find_reply_code("Remote host said: 550 Unknown user") == "550"
     assert normalize_status("5.1.1 (bad destination mailbox)") == "5.1.1"
     assert normalize_status("failed") is None
+
+
+def test_success_codes_of_a_transcript_give_way_to_the_failure() -> None:
+    text = "Out: 250 2.1.5 Ok In: DATA Out: 451 4.3.0 Error Out: 221 2.0.0 Bye"
+    assert find_status(text) == "4.3.0"
+    assert find_remote_status(text) == "4.3.0"
+    assert find_status("250 2.0.0 Ok: queued") == "2.0.0"

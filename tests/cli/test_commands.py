@@ -1,6 +1,7 @@
 """The mailvault command as a user runs it: exit codes, one-line errors, no tracebacks."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +12,12 @@ from tests.conftest import REPO
 
 
 def mailvault(env: dict[str, str], *args: str, stdin: str | None = None, cwd: Path | None = None):
-    # PYTHONPATH: the code of this checkout, also when run from another directory (cwd=).
+    # Run the checkout under test even from another directory, not whatever checkout the
+    # virtualenv's editable install happens to point at.
+    path = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     return subprocess.run(
         [sys.executable, "-m", "vault", *args],
-        env={**env, "PYTHONPATH": str(REPO)},
+        env=env | {"PYTHONPATH": path},
         input=stdin,
         capture_output=True,
         text=True,
@@ -173,6 +176,9 @@ def test_unreachable_database_is_named(cli_env: dict[str, str]) -> None:
 def test_stores_side_by_side_with_config_files(tmp_path: Path) -> None:
     """Two stores in two directories, each with its own TOML file, keys and database."""
     base_env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("MAILVAULT_")}
+    # `init` runs from another directory; without this, `python -m vault` there imports whatever
+    # checkout the virtualenv's editable install points at, not the code under test.
+    base_env["PYTHONPATH"] = str(REPO)
     for name in ("one", "two"):
         home = tmp_path / name
         home.mkdir()
@@ -225,3 +231,21 @@ def test_demo_runs_in_any_directory(tmp_path: Path) -> None:
     second = mailvault(env, "demo", cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert (tmp_path / "mailvault.db").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("suppress", "--reason", "sometimes", "a@example.com"),
+        ("subscribe", "a@example.com", "--list", "news", "--consent", "a-handshake"),
+        ("no-such-command",),
+        ("import",),
+    ],
+)
+def test_usage_errors_show_usage_not_a_traceback(
+    cli_env: dict[str, str], args: tuple[str, ...]
+) -> None:
+    result = mailvault(cli_env, *args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "Usage: mailvault" in result.stderr

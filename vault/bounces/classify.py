@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from vault.bounces.model import Reason
-from vault.bounces.phrases import PHRASES
+from vault.bounces.phrases import NETWORK_FAILURE, PHRASES, QUEUE_EXPIRY
 from vault.bounces.status import reason_for_status
 
 # Reasons tried first, in this order: the specific ones a status code or a phrase can name.
@@ -54,8 +54,10 @@ _VAGUE = frozenset(
         Reason.SYNTAX_ERROR,
     }
 )
-# A 5.1.1 that also talks about these was not about the mailbox (filters answer 5.1.1 to spam).
+# A 5.1.1 that also talks about these was not about the mailbox (filters answer 5.1.1 to spam,
+# Facebook to a sender its user refuses: "Refused due to recipient preferences").
 _OVERRIDE_USER_UNKNOWN = (
+    Reason.FILTERED,
     Reason.NO_RELAYING,
     Reason.BLOCKED,
     Reason.MAILBOX_FULL,
@@ -70,9 +72,14 @@ _SPACE = re.compile(r"\s+")
 _DIRECTORY_MISS = re.compile(
     r"recipient name is not recognized|not listed in (?:the )?(?:domino directory|public name"
     r"|directory)|no such user|invalid (?:final delivery userid|recipient)|user not exist"
-    r"|unknown user:|recip(?:ient)?notfound|mailbox unavailable|no valid recipients",
+    r"|unknown user(?::| [^\s<]+@)|recip(?:ient)?notfound|mailbox unavailable|no valid recipients",
     re.IGNORECASE,
 )
+# The sending side's own directory could not be asked (qmail-ldap): retrying cannot help.
+_DIRECTORY_FAILURE = re.compile(
+    r"unable to contact ldap server|timeout while talking to ldap", re.I
+)
+_MAILBOX_WORDS = re.compile(r"mail ?box|quota|mail ?folder", re.IGNORECASE)
 _NULL_MX = re.compile(r"null ?mx|no smtp service|accepts no mail", re.IGNORECASE)
 
 
@@ -104,7 +111,9 @@ def classify(
     coded = reason_for_status(status)
 
     # A receiver that publishes a null MX (RFC 7505) accepts no mail at all, whatever the code.
-    if _NULL_MX.search(text):
+    # GMX says "No SMTP service" to hosts it refuses; the reason it gives then (a bad PTR
+    # record, a block list) is about the sending host, not the recipient's domain.
+    if _NULL_MX.search(text) and not matches(Reason.BLOCKED, text):
         return Reason.NOT_ACCEPT
     local_program = (diagnostic_type or "").strip().lower() == "x-unix"
 
@@ -121,6 +130,15 @@ def classify(
     if local_program:
         return Reason.MAILER_ERROR
 
+    if coded is None or coded in _VAGUE or coded is Reason.EXPIRED:
+        # Retried until the queue gave up: why the host could not be reached comes first.
+        if _DIRECTORY_FAILURE.search(text):
+            return Reason.SYSTEM_ERROR
+        if NETWORK_FAILURE.search(text):
+            return Reason.NETWORK_ERROR
+        # A permanent code is the remote server's refusal, not a queue that ran out.
+        if QUEUE_EXPIRY.search(text) and not (status or "").startswith("5."):
+            return Reason.EXPIRED
     if coded is None or coded in _VAGUE:
         for reason in _SECOND_PASS:
             if matches(reason, text):
@@ -166,10 +184,18 @@ def _first_pass_match(reason: Reason, *, coded: Reason | None, text: str, comman
         if command and command not in {"MAIL", "DATA"}:
             return False
         return matches(reason, text)
+    if reason is Reason.HOST_UNKNOWN and coded is None and NETWORK_FAILURE.search(text):
+        # "Host not found, try again" without a code: the lookup failed, which says nothing
+        # about whether the domain exists (a 5.4.4 or 5.1.2 does).
+        return False
     if reason is Reason.HOST_UNKNOWN and coded is reason:
         return not matches(Reason.NETWORK_ERROR, text)
     if reason is Reason.SUSPENDED:
         return matches(reason, text)
+    if reason is Reason.MAILBOX_FULL and coded is Reason.SYSTEM_FULL:
+        # x.3.1 and x.4.5 are about the server's own storage: "insufficient disk space" there
+        # is its disk, and only words that name the mailbox make it the recipient's.
+        return matches(reason, text) and _MAILBOX_WORDS.search(text) is not None
     if reason is Reason.MESSAGE_TOO_BIG and coded is Reason.EXCEED_LIMIT:
         # x.2.3: the recipient's own size limit, however the server words "too big"; Exchange
         # names the per-recipient message size limit (RecipSizeLimit) and means the message.

@@ -69,9 +69,22 @@ def _typed(value: str) -> tuple[str | None, str]:
     return None, value.strip()
 
 
+# "@relay.example:user@host": an RFC 821 source route, the MTA's internal routing rather than
+# the address the sender used.
+_SOURCE_ROUTE = re.compile(r"^<?@[^:,\s]+(?:,@[^:,\s]+)*:")
+
+
 def recipient_of(block: dict[str, str]) -> str | None:
-    """The recipient a field block is about: Final-Recipient, else Original-Recipient."""
-    for name in _RECIPIENT_FIELDS:
+    """The recipient a field block is about: Final-Recipient, else Original-Recipient.
+
+    A Final-Recipient given as a source route names an internal hop ("@smtp.example:u@server"),
+    so the Original-Recipient, when there is one, is the address the report is about.
+    """
+    names = _RECIPIENT_FIELDS
+    final = _typed(block.get("final-recipient", ""))[1]
+    if _SOURCE_ROUTE.match(final) and "original-recipient" in block:
+        names = ("original-recipient", "final-recipient", "x-actual-recipient")
+    for name in names:
         if name in block:
             norm = normalize_recipient(_typed(block[name])[1])
             if norm:
@@ -89,7 +102,7 @@ def findings_from_fields(text: str) -> list[Finding]:
         if recipient is None:
             continue
         dtype, diagnostic = _typed(block.get("diagnostic-code", ""))
-        if _typed(block.get("x-actual-recipient", ""))[1].startswith("|"):
+        if any(_typed(block.get(n, ""))[1].startswith("|") for n in _RECIPIENT_FIELDS):
             # Delivered to a pipe ("|procmail ..."): the local program failed, not the mailbox.
             dtype = "x-unix"
         remote = _typed(block.get("remote-mta", ""))[1] or None

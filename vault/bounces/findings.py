@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from vault.bounces.classify import classify
 from vault.bounces.model import BouncedRecipient, Group, Reason, group_of
-from vault.bounces.rhosts import provider_reason
+from vault.bounces.rhosts import provider_reason, status_reason
 from vault.bounces.status import (
     find_remote_status,
     find_reply_code,
@@ -67,15 +67,14 @@ def find_command(text: str) -> str | None:
     return None
 
 
-def _names_recipient(text: str, recipient: str) -> str | None:
-    """``RCPT`` when the remote reply quotes the recipient ("550 <a@b>: User unknown"): a
-    server names the address it refuses when it answers RCPT TO, not after reading the message."""
+def names_recipient(text: str, recipient: str) -> bool:
+    """Whether a remote reply quotes the recipient ("550: <a@b>: User unknown")."""
     local, _, domain = recipient.rpartition("@")
     if not local:
-        return None
+        return False
     quoted = re.escape(local) + "@" + re.escape(domain)
-    pattern = rf"\b[45]\d\d[ -](?:[245]\.\d+\.\d+ )?(?:\S+ ){{0,3}}<?{quoted}>?"
-    return "RCPT" if re.search(pattern, text, re.IGNORECASE) else None
+    pattern = rf"\b[45]\d\d:?[ -](?:[245]\.\d+\.\d+ )?(?:\S+ ){{0,3}}<?{quoted}>?"
+    return re.search(pattern, text, re.IGNORECASE) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,16 +96,28 @@ class Finding:
         text = self.diagnostic or ""
         quoted = find_remote_status(text)
         status = self.status
-        if quoted and not quoted.endswith(".0.0") and (not status or status.endswith(".0.0")):
-            # "Status: 5.0.0" with "550 5.7.1 ..." in the diagnostic: the MTA wrapped the remote
-            # server's precise code in a generic one of its own.
+        if quoted and not quoted.endswith(".0.0") and _prefer_remote(status, quoted):
             status = quoted
         status = status or quoted or status_from_reply(find_reply_code(text))
+        # A reply that merely quotes the recipient does not say which command it answered:
+        # Postfix, Active!Hunter and MXLogic relay "550 <a@b>: User unknown" from filters that
+        # refuse after DATA too, so only formats that say so (Yahoo's, see textual) imply RCPT.
         command = self.command or find_command(text)
-        if not command and (not status or status.endswith(".0.0")):
-            # Only a bare reply: whether it quotes the recipient is the best hint left.
-            command = _names_recipient(text, self.recipient)
         return replace(self, status=status, command=command)
+
+
+def _prefer_remote(status: str | None, quoted: str) -> bool:
+    """Whether the remote server's own code in the diagnostic beats the DSN's ``Status``.
+
+    "Status: 5.0.0" with "550 5.7.1 ..." in the diagnostic: the MTA wrapped the remote server's
+    precise code in a generic one of its own. "Status: 4.4.7" (the queue gave up) with "452
+    4.4.5 Insufficient disk space": the status is the reporting MTA's verdict, the quoted code
+    what the remote server actually said, which is why it gave up. A quoted code of another
+    class (a 5xx quoted under a 4.x.x status) is an earlier reply, not the final word.
+    """
+    if not status or status.endswith(".0.0"):
+        return True
+    return status != quoted and status[0] == quoted[0]
 
 
 def to_recipient(finding: Finding) -> BouncedRecipient:
@@ -114,7 +125,10 @@ def to_recipient(finding: Finding) -> BouncedRecipient:
     done = finding.completed()
     reason = (
         done.reason
-        or provider_reason(done.diagnostic)
+        or provider_reason(
+            done.diagnostic, done.remote_mta, status=done.status, command=done.command
+        )
+        or status_reason(done.status)
         or classify(
             status=done.status,
             diagnostic=done.diagnostic,

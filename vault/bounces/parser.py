@@ -6,14 +6,23 @@ Formats are tried from the most to the least structured: SES JSON, ARF, RFC 3464
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import replace
 from email.message import Message
 
 from vault.bounces.arf import is_arf, parse_arf
 from vault.bounces.autoreply import is_autoreply, parse_autoreply
 from vault.bounces.dsn import findings_from_fields, parse_dsn
-from vault.bounces.findings import Finding, find_command, to_recipient
-from vault.bounces.mime import find_parts, header, load
+from vault.bounces.findings import Finding, find_command, names_recipient, to_recipient
+from vault.bounces.mime import (
+    find_parts,
+    header,
+    header_addresses,
+    load,
+    normalize_recipient,
+    part_text,
+    walk_outer,
+)
 from vault.bounces.model import BouncedRecipient, Kind, ParsedMessage
 from vault.bounces.ses import parse_ses
 from vault.bounces.sources import iter_messages
@@ -22,6 +31,7 @@ from vault.bounces.textual import (
     parse_text,
     recipient_blocks,
     report_text,
+    returned_headers,
     sender_addresses,
 )
 
@@ -83,15 +93,45 @@ def _parse(data: bytes) -> ParsedMessage:
     if not findings and "final-recipient:" in text.lower():
         findings = findings_from_fields(text)
     if not findings:
-        # A gateway that forwards the remote MTA's DSN as an attachment, saying little itself.
-        findings = [f for inner in _attached_messages(msg) for f in parse_dsn(inner)]
+        # A gateway that forwards the remote MTA's DSN as an attachment, saying little itself,
+        # or pastes it, mbox "From " line and all, into its own plain-text report.
+        inner_messages = _attached_messages(msg) or _pasted_messages(msg)
+        findings = [f for inner in inner_messages for f in parse_dsn(inner)]
     if findings:
         return _result(Kind.DSN, _with_text(msg, text, findings))
-    if looks_like_bounce(msg, text):
-        return _result(Kind.DSN, parse_text(msg, text))
+    is_report = bool(find_parts(msg, "message/delivery-status"))
+    if is_report or looks_like_bounce(msg, text):
+        found = parse_text(msg, text)
+        if not found:
+            found = _addressee_of_original(msg, text)
+        if msg.get("X-YMailISG"):
+            # Yahoo! Mail reports only refusals of RCPT TO with the recipient quoted in them.
+            found = [
+                replace(f, command=f.command or "RCPT")
+                if names_recipient(f.diagnostic or "", f.recipient)
+                else f
+                for f in found
+            ]
+        return _result(Kind.DSN, found)
     if is_autoreply(msg, text):
         return _result(Kind.AUTOREPLY, parse_autoreply(msg))
     return ParsedMessage.empty()
+
+
+def _addressee_of_original(msg: Message, text: str) -> list[Finding]:
+    """A report that names no recipient at all ("--- Delivery report unavailable ---", a bare
+    transcript of the last attempt) is about the returned original's only addressee."""
+    original = returned_headers(msg)
+    if original is None:
+        return []
+    exclude = sender_addresses(msg)
+    addressees = {
+        norm for raw in header_addresses(original, "To") if (norm := normalize_recipient(raw))
+    }
+    if len(addressees) != 1 or addressees & exclude:
+        return []
+    diagnostic = " ".join(text.split()) or None
+    return [Finding(recipient=addressees.pop(), diagnostic=diagnostic)]
 
 
 def _attached_messages(msg: Message) -> list[Message]:
@@ -103,12 +143,43 @@ def _attached_messages(msg: Message) -> list[Message]:
     return attached
 
 
+_DSN_FIELDS = re.compile(
+    r"\b(?:reporting-mta|received-from-mta|arrival-date|original-envelope-id|final-recipient"
+    r"|original-recipient):",
+    re.IGNORECASE,
+)
+
+
+# An mbox separator ("From MAILER-DAEMON  Thu Apr 29 23:34:45 2015") opening a pasted message.
+_MBOX_FROM = re.compile(r"^From [^\s@]+(?:@[^\s]+)? +(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) .*$", re.M)
+
+
+def _pasted_messages(msg: Message) -> list[Message]:
+    pasted: list[Message] = []
+    for part in walk_outer(msg):
+        if part.get_content_type() != "text/plain":
+            continue
+        text = part_text(part)
+        match = _MBOX_FROM.search(text)
+        if match is None:
+            continue
+        inner = load(text[match.end() :].lstrip("\n").encode("utf-8", errors="replace"))
+        if inner is not None:
+            pasted.append(inner)
+    return pasted
+
+
 def _with_text(msg: Message, text: str, findings: list[Finding]) -> list[Finding]:
     """Let the human-readable part fill what the DSN fields left out (diagnostic, command)."""
     blocks = recipient_blocks(text, exclude=sender_addresses(msg))
     enriched = []
     for finding in findings:
         block = blocks.get(finding.recipient, "")
+        fields = _DSN_FIELDS.search(block)
+        if fields:
+            # The delivery-status fields themselves, in a part the MIME parser did not split
+            # off: they were read as fields already and hold no words of the remote server.
+            block = block[: fields.start()].strip()
         enriched.append(
             replace(
                 finding,

@@ -15,6 +15,38 @@ def _any(*patterns: str) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
 
 
+#: Words that settle "the queue ran out" against "the network failed", whatever the code says,
+#: in Sisimai's order: a failure to reach the host at all (no route, failed DNS, qmail's "wasn't
+#: able to establish an SMTP connection") is a network error even when the report adds that
+#: the message sat in the queue too long; a connection that timed out, or a message given up on
+#: after retries, expired.
+NETWORK_FAILURE = _any(
+    r"no route to host",
+    r"host is unreachable",
+    r"host name lookup failure",
+    r"host not found, try again",
+    r"dns query failed",
+    r"wasn'?t able to establish an smtp connection",
+    r"couldn'?t find a mail exchanger or ip address",
+    r"network error on destination mxs?",
+    r"unable to resolve route",
+    r"malformed (?:or unexpected )?name server reply",
+)
+QUEUE_EXPIRY = _any(
+    r"connection timed out",
+    r"could not find a gateway for",
+    r"delivery time expired",
+    r"giving up on",
+    r"message (?:expired after sitting in queue|timed out)",
+    r"message expired, (?:cannot connect to remote server|connection refused)",
+    r"server did not respond",
+    r"this message has been in the queue too long",
+    r"unable to deliver message after multiple retries",
+    r"was not reachable within the allowed queue period",
+    r"your message could not be delivered for more than",
+    r"the recipient server did not accept our requests to connect",
+)
+
 PHRASES: Mapping[Reason, re.Pattern[str]] = {
     Reason.MAILBOX_FULL: _any(
         r"mail ?box (?:is )?full",
@@ -47,12 +79,13 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"exceeded maximum inbound message size",
         r"taille limite du message atteinte",
         r"line too long",
+        r"line (?:length )?limit exceeded",
         r"recipsizelimit",
     ),
     Reason.EXCEED_LIMIT: _any(r"message too large for (?:this )?recipient"),
     Reason.SUSPENDED: _any(
-        r"(?:account|mailbox|user|recipient)(?: has been| is)? (?:suspended|disabled|deactivated|"
-        r"inactive|locked|expired|closed|frozen)",
+        r"(?:account|mailbox|user|recipient)(?: \S+@\S+)?(?: has been| is)?(?: temporar(?:il)?y)? "
+        r"(?:suspended|disabled|deactivated|inactive|locked|expired|closed|frozen)",
         r"(?:suspended|disabled|deactivated|inactive|locked|blocked|closed|frozen) "
         r"(?:account|mailbox|user|recipient)",
         r"invalid/inactive user",
@@ -77,7 +110,6 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"we do not relay",
         r"not an open relay",
         r"no relaying",
-        r"open relay",
         r"domain isn'?t in my list of allowed rcpthosts",
         r"not local host .* not a gateway",
     ),
@@ -176,6 +208,9 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"access denied \(in reply to mail from command\)",
         r"badsendermx",
         r"sendernoa",
+        # Amazon SES refusing to send for an identity (the sender) it has not verified.
+        r"email address is not verified",
+        r"identities failed the check",
     ),
     Reason.HOST_UNKNOWN: _any(
         r"host (?:or domain name )?(?:not found|unknown)",
@@ -258,6 +293,11 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"is not allowed to send (?:mail )?from",
         r"spf (?:record|check: fail|fail)",
         r"refused to talk to me",
+        # Said of the sending host: "no access from mail server [ip] which is an open relay".
+        r"no access from mail server",
+        r"not accepting connections",
+        r"mismatches client ip",
+        r"(?:which|that) is an open relay",
         r"after initial connection",
         r"listed (?:at|on|in)",
         r"banned",
@@ -295,8 +335,10 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
     ),
     Reason.SECURITY_ERROR: _any(
         r"authentication (?:failed|failure|required)",
+        r"turn on smtp authentication",
         r"auth(?:entication)? (?:mechanism|failure)",
         r"starttls",
+        r"(?:does not|doesn'?t) support tls",
         r"tls (?:required|handshake|negotiation)",
         r"encryption required",
         r"certificate",
@@ -330,6 +372,12 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"(?:lost|no) connection with",
         r"error in processing",
         r"misconfigur",
+        r"queue file write error",
+        r"could not load drd for domain",
+        # RFC 5321's bare text for 554: the server failed the transaction without saying why.
+        r"\b554[ -]transaction failed(?:$|[^:])",
+        r"interrupted system call",
+        r"it would create a mail loop",
         r"please try again later",
         r"\bmx\b.* (?:loop|points to (?:localhost|myself))",
     ),
@@ -417,6 +465,9 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"(?:parameter|argument)s? (?:not )?(?:recognized|implemented|invalid|syntax)",
         r"line too long",
         r"invalid command",
+        # Exim refusing a header address it cannot parse ("may not follow ..."): the message
+        # was composed wrongly, the mailbox never judged.
+        r"malformed (?:recipient )?address",
     ),
     Reason.VACATION: _any(
         r"(?:i am|i'm|we are|currently) (?:out of (?:the )?office|away|on (?:vacation|holiday|"

@@ -68,10 +68,115 @@ _GODADDY_CODES: dict[str, Reason] = {
 }
 
 
-def provider_reason(diagnostic: str | None) -> Reason | None:
-    """The reason a provider's own refusal reference gives, if the diagnostic carries one."""
+# KDDI (au, ezweb.ne.jp) answers "550 <a@b>: User unknown" for a mailbox that does not exist
+# and "550 : User unknown", with the address left out, when the recipient's own domain or
+# address filter refused the sender.
+_KDDI_HOST = re.compile(r"(?:^|[\s;\[(])[a-z0-9.\-]*(?:\.ezweb\.ne\.jp|\bmsmx\.au\.com)\b", re.I)
+_KDDI_FILTERED = re.compile(r"\b550 : user unknown", re.I)
+_KDDI_UNKNOWN = re.compile(r">: user unknown", re.I)
+
+
+def _kddi_reason(diagnostic: str, remote_mta: str | None) -> Reason | None:
+    if not (_KDDI_HOST.search(remote_mta or "") or _KDDI_HOST.search(diagnostic)):
+        return None
+    if _KDDI_FILTERED.search(diagnostic):
+        return R.FILTERED
+    if _KDDI_UNKNOWN.search(diagnostic):
+        return R.USER_UNKNOWN
+    return None
+
+
+# Exchange Online's enhanced codes with a three-digit detail (RFC 3463 leaves x.y.3xx-7xx
+# unassigned, so only Microsoft uses them); Microsoft's published NDR table gives the meaning.
+_MICROSOFT_CODES: tuple[tuple[re.Pattern[str], Reason], ...] = tuple(
+    (re.compile(pattern), reason)
+    for pattern, reason in (
+        (r"[45]\.4\.312", R.NETWORK_ERROR),  # DNS query failed
+        (r"[45]\.4\.316", R.EXPIRED),  # message expired, connection refused
+        (r"4\.7\.[56]\d\d", R.BLOCKED),
+        (r"4\.7\.8[5-9]\d", R.BLOCKED),
+        (r"5\.0\.350", R.CONTENT_ERROR),
+        (r"5\.7\.50[1-3]", R.SPAM_DETECTED),  # spam sent from this account / IP
+        (r"5\.7\.50[4-5]", R.FILTERED),  # recipient's own rule
+        (r"5\.7\.50[6-7]", R.BLOCKED),
+        (r"5\.7\.508", R.RATE_LIMITED),
+        (r"5\.7\.509", R.SECURITY_ERROR),  # DMARC reject
+        (r"5\.7\.510", R.NOT_ACCEPT),
+        (r"5\.7\.511", R.REJECTED),
+        (r"5\.7\.512", R.POLICY_VIOLATION),
+        (r"5\.7\.60[6-9]", R.BLOCKED),
+        (r"5\.7\.6[1-4]\d", R.BLOCKED),
+        (r"5\.7\.7[0-4]\d", R.RATE_LIMITED),
+    )
+)
+
+
+def status_reason(status: str | None) -> Reason | None:
+    """The reason a provider-specific enhanced status code (Exchange Online's) stands for."""
+    if not status:
+        return None
+    for pattern, reason in _MICROSOFT_CODES:
+        if pattern.fullmatch(status):
+            return reason
+    return None
+
+
+# NTT docomo's MX answers "550 Unknown user" both for a missing mailbox (at RCPT TO) and for
+# a sender its customer's filter refuses (after DATA); the status and command tell them apart.
+_DOCOMO_HOST = re.compile(r"\bmfsmax\.docomo\.ne\.jp\b", re.I)
+_DOCOMO_TEXT: tuple[tuple[re.Pattern[str], Reason], ...] = (
+    (re.compile(r"552 too much mail data", re.I), R.MAILBOX_FULL),
+    (re.compile(r"552 too many recipients", re.I), R.RATE_LIMITED),
+    (
+        re.compile(r"503 bad sequence of commands|504 command parameter not implemented", re.I),
+        R.SYNTAX_ERROR,
+    ),
+)
+
+
+def _docomo_reason(
+    diagnostic: str, remote_mta: str | None, status: str | None, command: str | None
+) -> Reason | None:
+    if not (_DOCOMO_HOST.search(remote_mta or "") or _DOCOMO_HOST.search(diagnostic)):
+        return None
+    if status == "5.1.1":
+        return R.USER_UNKNOWN
+    if status == "5.2.0":
+        return R.FILTERED
+    for pattern, reason in _DOCOMO_TEXT:
+        if pattern.search(diagnostic):
+            return reason
+    if status == "5.0.0" and command == "RCPT":
+        return R.USER_UNKNOWN
+    if status == "5.0.0" and command == "DATA":
+        return R.REJECTED
+    return None
+
+
+# Mimecast refuses hosts its customer's policy does not allow ("554 Host network not allowed").
+_MIMECAST_HOST = re.compile(r"\.mimecast\.com\b", re.I)
+_MIMECAST_POLICY = re.compile(r"host network not allowed", re.I)
+
+
+def provider_reason(
+    diagnostic: str | None,
+    remote_mta: str | None = None,
+    *,
+    status: str | None = None,
+    command: str | None = None,
+) -> Reason | None:
+    """The reason a provider's own refusal reference gives, if the diagnostic carries one;
+    ``remote_mta`` (the host that refused) selects rules for providers known by name, which
+    may also weigh the ``status`` and the refused SMTP ``command``."""
     if not diagnostic:
         return None
+    by_host = _kddi_reason(diagnostic, remote_mta) or _docomo_reason(
+        diagnostic, remote_mta, status, command
+    )
+    if by_host is not None:
+        return by_host
+    if _MIMECAST_HOST.search(remote_mta or "") and _MIMECAST_POLICY.search(diagnostic):
+        return R.POLICY_VIOLATION
     match = _FRANCE_PTT.search(diagnostic)
     if match:
         # A code missing from the table is one Orange/La Poste use for "try again later".

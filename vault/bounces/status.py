@@ -31,7 +31,9 @@ _BY_CODE: dict[str, Reason] = {
     "4.3.2": R.NOT_ACCEPT,
     "4.3.3": R.SYSTEM_ERROR,
     "4.3.5": R.SYSTEM_ERROR,
-    "4.4.1": R.EXPIRED,  # no answer from the host, retried until the queue lifetime ran out
+    # No answer from the host: the words say whether the queue ran out while connections timed
+    # out (expired) or the network itself failed (no route, DNS); classify weighs them.
+    "4.4.1": R.NETWORK_ERROR,
     "4.4.2": R.NETWORK_ERROR,
     "4.4.3": R.SYSTEM_ERROR,
     "4.4.4": R.NETWORK_ERROR,
@@ -97,16 +99,22 @@ def find_status(text: str) -> str | None:
     """The first enhanced status code quoted in ``text`` (for example ``"5.1.1"``), if any.
 
     ``x.0.0`` is skipped while a more specific code follows, because MTAs often wrap the
-    remote server's precise code in a generic one of their own.
+    remote server's precise code in a generic one of their own; success codes (``2.x.x``) are
+    skipped while a failure code follows, since a transcript quotes the steps that went well.
     """
     generic = None
+    success = None
     for match in _ENHANCED.finditer(text):
         code = ".".join(match.groups())
+        if code.startswith("2."):
+            # "250 2.1.5 Ok" in a transcript: a step that succeeded before the one that failed.
+            success = success or code
+            continue
         if code.endswith(".0.0"):
             generic = generic or code
             continue
         return code
-    return generic
+    return generic or success
 
 
 _AFTER_REPLY = re.compile(r"\b[245]\d\d[ -]['\"#]?([245])\.(\d{1,3})\.(\d{1,3})(?![\d]|\.\d)")
@@ -118,7 +126,7 @@ def find_remote_status(text: str) -> str | None:
     ``find_status``."""
     for match in _AFTER_REPLY.finditer(text):
         code = ".".join(match.groups())
-        if not code.endswith(".0.0"):
+        if not code.endswith(".0.0") and not code.startswith("2."):
             return code
     return find_status(text)
 

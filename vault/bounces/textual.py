@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from email import message_from_string
 from email.message import Message
+from email.policy import compat32
 
 from vault.bounces.findings import Finding
 from vault.bounces.mime import (
@@ -18,6 +20,7 @@ from vault.bounces.mime import (
     header,
     header_addresses,
     normalize_recipient,
+    original_message,
     part_text,
     walk_outer,
 )
@@ -55,7 +58,17 @@ _START = re.compile(
     re.IGNORECASE | re.MULTILINE | re.VERBOSE,
 )
 # Sendmail transcripts name the recipient in the command before the reply that refused it.
-_TRANSCRIPT = re.compile(rf"^[ \t]*>>>[ \t]*RCPT[ \t]+TO:[ \t]*<?(?P<addr>{_ADDR})>?", re.I | re.M)
+# Postfix's reports of its own SMTP server's errors write the client's commands as "In:".
+_TRANSCRIPT = re.compile(
+    rf"^[ \t]*(?:>>>|In:)[ \t]*RCPT[ \t]+TO:[ \t]*<?(?P<addr>{_ADDR})>?", re.I | re.M
+)
+# "While talking to mx.example.org:" (Sendmail 5) and "... while talking to mx.example.org.:"
+# (Sendmail 8) open the transcript of one SMTP session.
+_SESSION = re.compile(r"^[ \t]*(?:\.\.\.[ \t]*)?while talking to [^\s:]+:[ \t]*$", re.I)
+# "550 example.org (smtp)... 550 Host unknown": a mailer's attempt at a host, not a recipient.
+_MAILER_ATTEMPT = re.compile(
+    r"^[45]\d\d[ \t]+(?:[45]\.\d{1,3}\.\d{1,3}[ \t]+)?[^\s<>@()]+[ \t]+\([\w.\-]+\)\.\.\.[ \t]"
+)
 # Message identifiers look like addresses; lines that carry them never name a recipient.
 _ID_LINE = re.compile(
     r"^[\s>]*(?:message-?id|references|in-reply-to|x-message-id|original-envelope-id)\s*:.*$",
@@ -86,6 +99,30 @@ def report_text(msg: Message) -> str:
     return text[: cut.start()] if cut else text
 
 
+def returned_headers(msg: Message) -> Message | None:
+    """The headers of the returned original, from its own MIME part or, in a single-part
+    bounce, from the text after the line where the report ends ("Unsent message follows")."""
+    original = original_message(msg)
+    if original is not None:
+        return original
+    text = "\n".join(
+        part_text(part) for part in walk_outer(msg) if part.get_content_type() == "text/plain"
+    )
+    cut = _CUT.search(text, _skip_leading_headers(text))
+    if cut is None:
+        return None
+    rest = text[cut.start() :]
+    if not _HEADER_LINE.match(rest):
+        rest = rest.partition("\n")[2]
+    try:
+        return message_from_string(rest.lstrip("\n"), policy=compat32)
+    except Exception:  # a pasted original the parser cannot read names nobody
+        return None
+
+
+_HEADER_LINE = re.compile(r"^[A-Za-z][A-Za-z0-9\-]*:[ \t]")
+
+
 def _skip_leading_headers(text: str) -> int:
     # A body may start with a stray header-like line (quoted-printable artefacts); start the
     # search for the returned original only after the first line with prose.
@@ -109,9 +146,17 @@ def recipient_blocks(text: str, *, exclude: set[str]) -> dict[str, str]:
 
 
 def _blocks(text: str, exclude: set[str]) -> dict[str, _Block]:
-    """One block of lines per recipient, keyed by canonical address, in order of appearance."""
+    """One block of lines per recipient, keyed by canonical address, in order of appearance.
+
+    Sendmail's transcripts open each SMTP session with "While talking to host:" and close a
+    mailer's attempt with "550 host (smtp)... reply": such lines end the block before them and
+    belong to the recipient line that follows ("554 <a@b>... Remote protocol error"), which
+    is what the session was about; when no recipient follows, they stay with the one before.
+    """
     blocks: dict[str, _Block] = {}
     current: _Block | None = None
+    pending: list[str] | None = None  # a session's lines, not yet owned by a recipient
+    owner: _Block | None = None  # the block that was open when the session began
     for line in text.split("\n"):
         match = _START.match(line) or _TRANSCRIPT.match(line)
         if match:
@@ -120,10 +165,25 @@ def _blocks(text: str, exclude: set[str]) -> dict[str, _Block]:
             local = raw.rpartition("@")[0]
             if norm and norm not in exclude and not _NON_RECIPIENT_LOCAL.match(local):
                 current = blocks.setdefault(norm, _Block(raw=raw))
+                if pending:
+                    current.lines.extend(pending)
+                pending, owner = None, None
                 current.lines.append(line)
                 continue
-        if current is not None:
+        session = _SESSION.match(line)
+        if session or (pending is None and _MAILER_ATTEMPT.match(line)):
+            if pending is None:
+                owner, current = current, None
+            elif session and owner is not None:
+                owner.lines.extend(pending)
+            pending = [line]
+            continue
+        if pending is not None:
+            pending.append(line)
+        elif current is not None:
             current.lines.append(line)
+    if pending and owner is not None:
+        owner.lines.extend(pending)
     return blocks
 
 
@@ -204,7 +264,7 @@ _BOUNCE_BODY = re.compile(
     r"did not reach|delivery to the following recipient|following address(?:es)? (?:had|failed)|"
     r"not be delivered|wasn'?t able to deliver|error (?:occurred|has occurred) while|"
     r"returned to sender|delivery status notification|trouble delivering your message|"
-    r"invalid user address",
+    r"invalid user address|transcript of session follows",
     re.IGNORECASE,
 )
 

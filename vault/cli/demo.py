@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import json
 import tempfile
 from pathlib import Path
 
@@ -14,7 +16,8 @@ from vault.cli.console import out
 from vault.config import Settings
 from vault.db import make_engine
 from vault.db.migrate import upgrade
-from vault.errors import Conflict
+from vault.errors import Conflict, NotFound
+from vault.principals.permissions import Role
 from vault.store import Vault
 from vault.subscribers.models import ConsentMethod
 from vault.suppressions.models import SuppressionReason
@@ -120,3 +123,42 @@ def _walk_through(store: Vault) -> None:
         "[yellow]Reminder: example keys are for demos only; mailvault refuses them "
         "outside demo mode.[/]"
     )
+
+
+# -- the API part of `make run` --------------------------------------------------------------
+def create_demo_principals(store: Vault) -> dict[Role, str]:
+    """One principal per role, named ``demo-<role>``; a previous demo's are revoked first
+    (a token cannot be shown twice, so re-running the demo mints new ones)."""
+    from vault.cli.principals import create_principal, revoke_principal
+
+    tokens: dict[Role, str] = {}
+    for role in Role:
+        name = f"demo-{role}"
+        with contextlib.suppress(NotFound):
+            revoke_principal(store, name)
+        _principal, tokens[role] = create_principal(store, name=name, roles=[role])
+    return tokens
+
+
+def announce_demo_principals(store: Vault, *, host: str, port: int) -> None:
+    tokens = create_demo_principals(store)
+    base = f"http://{host}:{port}"
+    table = Table("role", "token (demo only)", title="8. API principals, one per role")
+    for role, token in tokens.items():
+        table.add_row(str(role), token)
+    out.print(table, soft_wrap=True)
+    check = json.dumps({"addresses": CHECKS[:2], "list": None})
+    out.print("Try (the API starts below; Ctrl-C stops it):", soft_wrap=True)
+    out.print(
+        f"  curl -s -H 'Authorization: Bearer {tokens[Role.SENDER]}' "
+        f"-H 'Content-Type: application/json' -d '{check}' {base}/v1/suppressions/check",
+        soft_wrap=True,
+        markup=False,
+    )
+    out.print(
+        f"  curl -s -H 'Authorization: Bearer {tokens[Role.MARKETING]}' "
+        f"{base}/v1/reports/domains?list={LIST_NAME}",
+        soft_wrap=True,
+        markup=False,
+    )
+    out.print(f"  OpenAPI docs: {base}/docs", soft_wrap=True)

@@ -18,6 +18,8 @@ from vault.crypto.keyring import (
 )
 from vault.crypto.local_parts import LocalPartCipher, sealed_key_id
 from vault.crypto.suite import KeySuite
+from vault.crypto.tokens import open_token, seal_token
+from vault.crypto.watch import KeyringWatcher
 
 __all__ = [
     "DIGEST_BYTES",
@@ -29,11 +31,14 @@ __all__ = [
     "KeySuite",
     "KeyedDigest",
     "Keyring",
+    "KeyringWatcher",
     "LocalPartCipher",
     "Purpose",
     "create_keyring",
     "generate_kek_file",
     "hmac_sha256",
     "open_keyring",
+    "open_token",
+    "seal_token",
     "sealed_key_id",
 ]

@@ -1,0 +1,125 @@
+"""Privacy invariant 1 on the bounce paths: the canary's local part, pushed through ingestion (API
+and command line), JSON events and one-click unsubscribe, reaches no stored byte and no log."""
+
+from __future__ import annotations
+
+import io
+import logging
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.canary import CANARY, CANARY_LOCAL, assert_absent, database_bytes
+from tests.deliveries.messages import (
+    COMPLAINT,
+    CORPORATE_HARD,
+    MAILBOX_FULL,
+    SPAM_BLOCK,
+    mbox,
+    message_for,
+)
+from vault.audit.models import AuditEntry
+from vault.clock import FixedClock
+from vault.deliveries.models import DeliveryOutcome
+from vault.store import Vault
+from vault.subscribers.models import ConsentMethod
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    """Everything logged, at every level, including SQLAlchemy's statements and parameters."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+
+
+def test_canary_never_stored_or_logged_on_bounce_paths(
+    store: Vault,
+    database_url: str,
+    clock: FixedClock,
+    tmp_path: Path,
+    captured_logs: io.StringIO,
+    cli_env: dict[str, str],
+) -> None:
+    news = store.create_list("news")
+    subscribed = store.subscribe(
+        CANARY, list_name="news", consent=ConsentMethod.DOUBLE_OPT_IN, source="form"
+    )
+    assert subscribed.subscriber_id is not None
+    bounce = message_for(CORPORATE_HARD, CANARY)
+    complaint = message_for(COMPLAINT, CANARY)
+    assert CANARY_LOCAL.encode() in bounce and CANARY_LOCAL.encode() in complaint
+
+    # A bounce (pending), the same bounce a day later (suppressed), a soft one and a complaint.
+    store.ingest([bounce, message_for(MAILBOX_FULL, CANARY)])
+    clock.advance(timedelta(days=1))
+    summary = store.ingest([bounce, complaint, message_for(SPAM_BLOCK, CANARY)])
+    assert summary.tally.suppressions_added == {"hard_bounce": 1, "complaint": 1}
+    assert store.check([CANARY])[0].reason == "complaint"
+
+    # A JSON event whose diagnostic quotes the address and the bare local part.
+    store.record_event(
+        {
+            "type": "bounce",
+            "recipient": CANARY,
+            "status": "5.2.2",
+            "diagnostic": f'552 5.2.2 <{CANARY}>: mailbox of user: "{CANARY_LOCAL}" is full '
+            f"(/var/mail/{CANARY_LOCAL.lower()})",
+            "list": "news",
+        }
+    )
+    # One-click unsubscribe, twice.
+    token = store.unsubscribe_token(subscriber_id=subscribed.subscriber_id, list_id=news.id)
+    assert_absent(token, "the unsubscribe token")
+    store.unsubscribe_by_token(token)
+    store.unsubscribe_by_token(token)
+
+    # The command line, whose stderr is its log; the dry run echoes what the operator gave it.
+    box = tmp_path / "canary.mbox"
+    box.write_bytes(mbox([bounce, b"unreadable\n", complaint]))
+    runs = [
+        subprocess.run(
+            [sys.executable, "-m", "vault", *args],
+            env=cli_env,
+            input=stdin,
+            capture_output=True,
+            timeout=120,
+        )
+        for args, stdin in [
+            (["ingest", str(box)], None),
+            (["ingest", "--json", "-"], bounce),
+            (["ingest", "--dry-run", "--json", str(box)], None),
+        ]
+    ]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+        assert_absent(run.stderr, f"stderr of mailvault {run.args[3:5]}")
+    assert_absent(runs[0].stdout + runs[1].stdout, "the summary of a real run")
+    assert CANARY.lower().encode() in runs[2].stdout
+
+    with store.read() as session:
+        outcomes = session.scalars(select(DeliveryOutcome)).all()
+        entries = session.scalars(select(AuditEntry)).all()
+    diagnostics = [o.diagnostic for o in outcomes if o.diagnostic]
+    assert len(diagnostics) >= 5
+    assert_absent("\n".join(diagnostics), "the redacted diagnostics")
+    for entry in entries:
+        assert_absent(f"{entry.subject} {entry.details}", "the audit log")
+    assert_absent(captured_logs.getvalue(), "the captured logs")
+    assert_absent(database_bytes(database_url), "the database")

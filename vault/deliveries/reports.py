@@ -1,0 +1,159 @@
+"""From raw input to ``Report``s, the one shape the decision path takes: a parsed bounce or
+complaint message, or a JSON delivery event. Pure; nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from vault.addresses import Address, parse_address
+from vault.bounces import (
+    Action,
+    BouncedRecipient,
+    Group,
+    Kind,
+    ParsedMessage,
+    Reason,
+    base_action,
+    classify,
+    group_of,
+    parse_message,
+)
+from vault.deliveries.events import DeliveryEvent, EventType
+from vault.deliveries.models import OutcomeSource
+from vault.errors import InputError, InvalidAddress
+
+#: Larger inputs are not reports (a bounce quotes at most the original message).
+MAX_MESSAGE_BYTES = 20 * 1024 * 1024
+#: How far in the future an event's ``occurred_at`` may be (clock skew between machines).
+FUTURE_SKEW = timedelta(minutes=5)
+# RFC 5322 field name, then a colon: what the first line of a mail message must look like.
+_HEADER_LINE = re.compile(rb"[\x21-\x39\x3b-\x7e]+[ \t]*:")
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One recipient's outcome, ready for the action table. ``diagnostic`` is still raw here:
+    the service redacts it before it is stored."""
+
+    address: Address
+    reason: Reason
+    group: Group
+    action: Action
+    status: str | None
+    diagnostic: str | None
+    source: OutcomeSource
+    occurred_at: datetime
+    list_id: uuid.UUID | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.reason is Reason.DELIVERED
+
+    def __repr__(self) -> str:
+        return (
+            f"Report(domain={self.address.domain!r}, reason={self.reason.value!r}, "
+            f"action={self.action.value!r}, source={self.source.value!r})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReports:
+    """What one raw message gave: its reports, or why it gave none."""
+
+    kind: Kind
+    reports: tuple[Report, ...] = ()
+    unreadable: str | None = None  # why the message could not be read at all
+    unusable: tuple[str, ...] = field(default=())  # recipients whose address does not parse
+
+
+def read_message(raw: bytes, *, now: datetime) -> MessageReports:
+    """Parse one raw message into reports. Never raises for any input."""
+    problem = why_unreadable(raw)
+    if problem is not None:
+        return MessageReports(Kind.NONE, unreadable=problem)
+    try:
+        parsed = parse_message(raw)
+    except Exception:  # a parser bug must not stop a mailbox run; the message is reported
+        return MessageReports(Kind.NONE, unreadable="the parser failed on it")
+    return reports_from_parsed(parsed, now=now)
+
+
+def reports_from_parsed(parsed: ParsedMessage, *, now: datetime) -> MessageReports:
+    source = OutcomeSource.ARF if parsed.kind is Kind.ARF else OutcomeSource.DSN
+    reports: list[Report] = []
+    unusable: list[str] = []
+    for recipient in parsed.recipients:
+        try:
+            address = parse_address(recipient.recipient)
+        except InvalidAddress as exc:
+            unusable.append(str(exc))
+            continue
+        reports.append(_from_recipient(recipient, address, source=source, now=now))
+    return MessageReports(parsed.kind, tuple(reports), unusable=tuple(unusable))
+
+
+def _from_recipient(
+    recipient: BouncedRecipient, address: Address, *, source: OutcomeSource, now: datetime
+) -> Report:
+    return Report(
+        address=address,
+        reason=recipient.reason,
+        group=recipient.group,
+        action=base_action(recipient.reason, address.domain),
+        status=recipient.status,
+        diagnostic=recipient.diagnostic,
+        source=source,
+        occurred_at=now,
+    )
+
+
+def why_unreadable(raw: bytes) -> str | None:
+    """Why ``raw`` cannot be a mail message at all (empty, huge, no header), else None."""
+    if not isinstance(raw, bytes | bytearray | memoryview):
+        return "not bytes"
+    if len(raw) > MAX_MESSAGE_BYTES:
+        return f"larger than {MAX_MESSAGE_BYTES // (1024 * 1024)} MiB"
+    stripped = bytes(raw[:4096]).lstrip()
+    if not stripped:
+        return "empty"
+    if stripped.startswith(b"From "):  # an mbox separator left on a single message
+        stripped = stripped.partition(b"\n")[2].lstrip()
+    if not _HEADER_LINE.match(stripped):
+        return "no mail header at the start"
+    return None
+
+
+def report_from_event(event: DeliveryEvent, *, now: datetime) -> Report:
+    """The report a JSON delivery event stands for, classified like a parsed DSN."""
+    occurred_at = event.occurred_at or now
+    if occurred_at > now + FUTURE_SKEW:
+        raise InputError("occurred_at is in the future")
+    domain = event.recipient.domain
+    if event.type is EventType.COMPLAINT:
+        reason = Reason.COMPLAINT
+    elif event.type is EventType.DELIVERED:
+        reason = Reason.DELIVERED
+    else:
+        dsn_action = "failed" if event.type is EventType.BOUNCE else "delayed"
+        reason = classify(status=event.status, diagnostic=event.diagnostic, action=dsn_action)
+        if reason is Reason.DELIVERED:  # only a 2.x.x status says so, refused by the parser
+            raise InputError(f"a {event.type} event cannot report a successful delivery")
+    action = base_action(reason, domain)
+    if event.type is EventType.DEFERRED and action in (Action.SUPPRESS, Action.CONFIRM):
+        # A deferral is a retry in progress: whatever its words, it never proves the address
+        # bad, so at worst it counts like any temporary failure.
+        action = Action.COUNT
+    return Report(
+        address=event.recipient,
+        reason=reason,
+        group=group_of(reason),
+        action=action,
+        status=event.status,
+        diagnostic=event.diagnostic,
+        source=OutcomeSource.EVENT,
+        occurred_at=occurred_at,
+    )

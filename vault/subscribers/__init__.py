@@ -1,0 +1,1 @@
+"""Lists, subscribers, their consent, bulk import and subject access."""

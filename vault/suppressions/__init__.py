@@ -1,0 +1,1 @@
+"""The suppression list: keyed digests, checks, and the in-memory snapshot."""
