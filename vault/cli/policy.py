@@ -5,11 +5,13 @@ suppression list, with its options from the command line over the TOML file's ``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
+from functools import partial
 from typing import Annotated, Any
 
 import typer
@@ -17,6 +19,7 @@ import typer
 from vault.cli.app import app
 from vault.cli.context import state
 from vault.config import Settings
+from vault.crypto import Keyring, KeyringWatcher, KeySuite
 from vault.db.migrate import require_current
 from vault.errors import ConfigError
 from vault.policy.daemon import DEFAULT_LISTEN, PolicyServer, serve_policy
@@ -208,7 +211,7 @@ def run_policy_server(settings: Settings, options: PolicyOptions) -> None:
         if not lookup.wait_loaded(FIRST_LOAD_WAIT):
             log.error("the suppression list is not loaded yet: deferring mail until it is")
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-            runner.run(_serve(lookup, options, settings))
+            runner.run(_serve(lookup, options, settings, store))
     finally:
         lookup.stop()
         store.close()
@@ -236,10 +239,16 @@ def _open_store(settings: Settings) -> Vault:
     return Vault(settings=settings, engine=engine, keyring=keyring)
 
 
-async def _serve(lookup: StoreLookup, options: PolicyOptions, settings: Settings) -> None:
+async def _serve(
+    lookup: StoreLookup, options: PolicyOptions, settings: Settings, store: Vault
+) -> None:
     loop = asyncio.get_running_loop()
+    watcher = KeyringWatcher(
+        settings, on_change=partial(_use_keyring, store, lookup), current=store.keyring
+    )
     # Without a handler SIGHUP would kill the process; operators send it to reload things.
-    loop.add_signal_handler(signal.SIGHUP, reload_on_sighup, lookup, settings)
+    loop.add_signal_handler(signal.SIGHUP, reload_on_sighup, lookup, watcher)
+    watching = asyncio.create_task(_watch_keyring(watcher))
 
     def ready(server: PolicyServer) -> None:
         log.info("policy server ready (event loop: %s)", type(loop).__module__.split(".")[0])
@@ -257,15 +266,29 @@ async def _serve(lookup: StoreLookup, options: PolicyOptions, settings: Settings
             ready=ready,
         )
     finally:
+        watching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
         loop.remove_signal_handler(signal.SIGHUP)
 
 
-def reload_on_sighup(lookup: StoreLookup, settings: Settings) -> None:
-    """SIGHUP: reload the whole suppression list now.
-
-    The keyring reload belongs here too: open the changed keyring from ``settings`` (off the
-    event loop: Argon2id takes a while) and hand its ``KeySuite`` to
-    ``lookup.replace_store_keys``, which also starts the full reload.
-    """
-    log.info("SIGHUP: reloading the suppression list")
+def reload_on_sighup(lookup: StoreLookup, watcher: KeyringWatcher) -> None:
+    """SIGHUP: reload the keyring (if it changed) and the whole suppression list, now."""
+    log.info("SIGHUP: reloading the keyring and the suppression list")
+    watcher.request_reload()
     lookup.request_rebuild()
+
+
+async def _watch_keyring(watcher: KeyringWatcher) -> None:
+    # Opening a keyring stretches the passphrase (Argon2id): never on the event loop.
+    while True:
+        try:
+            await asyncio.to_thread(watcher.check)
+        except Exception as exc:
+            log.error("keyring check failed: %s; keeping the keys in use", type(exc).__name__)
+        await asyncio.sleep(watcher.interval)
+
+
+def _use_keyring(store: Vault, lookup: StoreLookup, ring: Keyring) -> None:
+    store.use_keyring(ring)
+    lookup.replace_store_keys(KeySuite.from_keyring(ring))
