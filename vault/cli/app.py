@@ -526,3 +526,4 @@ app.add_typer(principals_app, name="principals")
 app.command("serve")(serve)
 
 from vault.cli import ingest as _ingest  # noqa: E402, F401 - registers `mailvault ingest`
+from vault.cli import policy as _policy  # noqa: E402, F401 - registers `mailvault policy-server`
