@@ -13,16 +13,13 @@ without its rehash, as `mailvault check ADDRESS...` and the API do) and the in-m
 from __future__ import annotations
 
 import argparse
-import uuid
 from datetime import UTC, datetime
 
-from common import addresses, report, throwaway_store, timed
-from sqlalchemy import insert
+from common import addresses, fill_suppressions, report, throwaway_store, timed
 
-from vault.addresses import NORMALIZATION_VERSION, parse_address
+from vault.addresses import parse_address
 from vault.crypto import Purpose
 from vault.keys import services
-from vault.suppressions.models import Suppression
 from vault.suppressions.services import check_many
 
 CHUNK = 5000
@@ -40,27 +37,8 @@ def main() -> None:
     expected = args.checks - len(others)
 
     with throwaway_store() as store:
-        digester = store.keys.suppression
         now = datetime.now(UTC)
-        for start in range(0, len(suppressed), 20_000):
-            rows = []
-            for raw in suppressed[start : start + 20_000]:
-                keyed = digester.primary(parse_address(raw).canonical)
-                rows.append(
-                    {
-                        "id": uuid.uuid4(),
-                        "digest": keyed.digest,
-                        "key_id": keyed.key_id,
-                        "normalization_version": NORMALIZATION_VERSION,
-                        "scope": "global",
-                        "reason": "unsubscribe",
-                        "source": "bench",
-                        "created_at": now,
-                        "expires_at": None,
-                    }
-                )
-            with store.write() as session:
-                session.execute(insert(Suppression), rows)
+        fill_suppressions(store, suppressed, created=now)
 
         def database_checks() -> None:
             hits = 0

@@ -25,7 +25,6 @@ import sys
 import tempfile
 import textwrap
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,13 +32,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
-from common import PASSPHRASE, REPO, addresses, report, throwaway_store
-from sqlalchemy import insert
+from common import PASSPHRASE, REPO, addresses, fill_suppressions, report, throwaway_store
 
-from vault.addresses import NORMALIZATION_VERSION, parse_address
 from vault.cli.policy import event_loop_factory
 from vault.store import Vault
-from vault.suppressions.models import Suppression
 from vault.suppressions.snapshot import SuppressionSnapshot
 
 SUPPRESSED_SHARE = 10  # one recipient in ten
@@ -74,29 +70,8 @@ def free_port() -> int:
 
 
 def fill_store(store: Vault, suppressed: Sequence[str]) -> None:
-    """Insert suppression rows directly, in large batches (the CLI would audit each batch)."""
-    digester = store.keys.suppression
     # An hour ago: the steady state, where the last minute holds few of the entries.
-    created = datetime.now(UTC) - timedelta(hours=1)
-    for start in range(0, len(suppressed), 20_000):
-        rows = []
-        for raw in suppressed[start : start + 20_000]:
-            keyed = digester.primary(parse_address(raw).canonical)
-            rows.append(
-                {
-                    "id": uuid.uuid4(),
-                    "digest": keyed.digest,
-                    "key_id": keyed.key_id,
-                    "normalization_version": NORMALIZATION_VERSION,
-                    "scope": "global",
-                    "reason": "unsubscribe",
-                    "source": "bench",
-                    "created_at": created,
-                    "expires_at": None,
-                }
-            )
-        with store.write() as session:
-            session.execute(insert(Suppression), rows)
+    fill_suppressions(store, suppressed, created=datetime.now(UTC) - timedelta(hours=1))
 
 
 def store_env(store: Vault) -> dict[str, str]:

@@ -4,12 +4,9 @@ canary's local part, and must log, audit and store nothing that contains it."""
 from __future__ import annotations
 
 import io
-import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import select
 
 from tests.canary import CANARY, CANARY_LOCAL, assert_absent, database_bytes
@@ -21,24 +18,6 @@ from vault.keys import services
 from vault.store import Vault
 from vault.subscribers.models import ConsentMethod, Subscriber
 from vault.suppressions.models import SuppressionReason
-
-
-@pytest.fixture
-def captured_logs() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setLevel(logging.DEBUG)
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous)
-        logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 
 def test_lifecycle_paths_leak_no_canary(
