@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import uuid
 from datetime import UTC, datetime
 
-from common import addresses, report, throwaway_store, timed
-from sqlalchemy import insert
+from common import addresses, fill_suppressions, report, throwaway_store, timed
 
-from vault.addresses import NORMALIZATION_VERSION, parse_address
-from vault.suppressions.models import Suppression
+from vault.addresses import parse_address
 
 
 def main() -> None:
@@ -32,29 +29,10 @@ def main() -> None:
     probes = suppressed[: args.checks - len(others)] + others
 
     with throwaway_store() as store:
-        digester = store.keys.suppression
         now = datetime.now(UTC)
 
         def load() -> None:
-            for start in range(0, len(suppressed), 20_000):
-                rows = []
-                for raw in suppressed[start : start + 20_000]:
-                    keyed = digester.primary(parse_address(raw).canonical)
-                    rows.append(
-                        {
-                            "id": uuid.uuid4(),
-                            "digest": keyed.digest,
-                            "key_id": keyed.key_id,
-                            "normalization_version": NORMALIZATION_VERSION,
-                            "scope": "global",
-                            "reason": "unsubscribe",
-                            "source": "bench",
-                            "created_at": now,
-                            "expires_at": None,
-                        }
-                    )
-                with store.write() as session:
-                    session.execute(insert(Suppression), rows)
+            fill_suppressions(store, suppressed, created=now)
 
         load_time = timed(load)
         snapshot = None

@@ -9,7 +9,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 if __name__ == "__main__":
-    scripts = sorted(p for p in HERE.glob("*.py") if p.name not in ("common.py", "run_all.py"))
+    scripts = sorted(
+        p
+        for p in HERE.glob("*.py")
+        if p.name not in ("common.py", "run_all.py") and not p.name.startswith("_")
+    )
     failed = 0
     for script in scripts:
         print(f"\n=== {script.name}", flush=True)

@@ -6,6 +6,8 @@ is dropped afterwards. In CI (CI=true) an unreachable server fails the run inste
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import shutil
 import uuid
@@ -157,3 +159,23 @@ def cli_env(settings: Settings) -> dict[str, str]:
         COLUMNS="200",
     )
     return env
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    """Everything logged, at every level, including SQLAlchemy's statements and parameters:
+    what the canary tests search."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)

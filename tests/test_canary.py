@@ -3,12 +3,9 @@ on any path of the core store (subscribe, import, suppress, check, unsubscribe, 
 
 import csv
 import io
-import logging
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 from tests.canary import CANARY, CANARY_LOCAL, assert_absent, database_bytes, occurrences
 from vault.addresses import parse_address
@@ -24,25 +21,6 @@ def test_the_scanner_finds_what_it_should() -> None:
     assert occurrences(base64.b64encode(b"ab" + CANARY.encode()))
     assert occurrences(CANARY_LOCAL.encode("utf-16-le"))
     assert not occurrences(b"an innocent line about canary-test.example")
-
-
-@pytest.fixture
-def captured_logs():
-    """Everything logged, at every level, including SQLAlchemy's statements and parameters."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setLevel(logging.DEBUG)
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous)
-        logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 
 def test_canary_never_stored_or_logged(

@@ -10,9 +10,9 @@ import getpass
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -37,6 +37,7 @@ from vault.subscribers.models import ConsentMethod, MailingList
 from vault.subscribers.subject_access import subject_access
 from vault.suppressions import services as suppressions
 from vault.suppressions.models import GLOBAL_SCOPE, SuppressionReason
+from vault.suppressions.rehash import rehash_after_read
 from vault.suppressions.services import CheckResult
 from vault.suppressions.snapshot import SuppressionSnapshot, load_snapshot
 from vault.unsubscribe import services as unsubscribing
@@ -58,9 +59,11 @@ def open_keyring_from_settings(settings: Settings) -> Keyring:
     return open_keyring(settings.keys_dir, kek_from_settings(settings), allow_demo=settings.demo)
 
 
-@dataclass(frozen=True)
-class CheckAnswer:
-    """A check result for one input, with the scope named for people (``global`` or a list name)."""
+class CheckAnswer(NamedTuple):
+    """A check result for one input, with the scope named for people (``global`` or a list name).
+
+    A named tuple: batch checks make one per address, millions at a time.
+    """
 
     address: str
     suppressed: bool
@@ -327,14 +330,18 @@ class Vault:
                 added=outcome.added,
                 already=outcome.already,
                 key_id=self.keys.suppression.primary_key_id,
+                **({"rehashed": outcome.rehashed} if outcome.rehashed else {}),
             )
             return outcome
 
     def check(self, addresses: Iterable[str], *, list_name: str | None = None) -> list[CheckAnswer]:
         """Check a batch of raw addresses; invalid ones get an answer naming the problem.
 
-        The hottest read of all (every API check): one bare connection, no ORM session.
+        The hottest read of all (every API check): one bare connection, no ORM session. An
+        address found under an older suppression key is rehashed on sight afterwards, in a short
+        write of its own that cannot change (or delay much) the answer.
         """
+        keys = self.keys  # one keyring for the whole batch, even if a reload swaps it meanwhile
         raw = list(addresses)
         parsed: list[Address | None] = []
         errors: list[str | None] = []
@@ -352,15 +359,18 @@ class Vault:
             )
             results = iter(
                 suppressions.check_many(
-                    connection, keys=self.keys, canonicals=valid, list_id=list_id, now=self.now()
+                    connection, keys=keys, canonicals=valid, list_id=list_id, now=self.now()
                 )
             )
+        seen_stale: list[str] = []
         answers: list[CheckAnswer] = []
         for item, address, error in zip(raw, parsed, errors, strict=True):
             if address is None:
                 answers.append(CheckAnswer(item, False, None, None, error=error))
                 continue
             result: CheckResult = next(results)
+            if result.stale:
+                seen_stale.append(address.canonical)
             answers.append(
                 CheckAnswer(
                     item,
@@ -370,6 +380,8 @@ class Vault:
                     result.expires_at,
                 )
             )
+        if seen_stale:
+            rehash_after_read(self.engine, keys=keys, canonicals=seen_stale)
         return answers
 
     def load_snapshot(self) -> SuppressionSnapshot:

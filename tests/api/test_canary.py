@@ -25,7 +25,6 @@ from tests.api.client import ApiClient
 from tests.canary import CANARY, CANARY_DOMAIN, CANARY_LOCAL, assert_absent, database_bytes
 from tests.conftest import REPO
 from tests.deliveries.messages import CORPORATE_HARD, CORPUS, MAILBOX_FULL, message_for
-from tests.test_canary import captured_logs  # noqa: F401 - a fixture, used by name
 from vault.audit.models import AuditEntry
 from vault.principals.permissions import Role
 from vault.store import Vault
@@ -178,7 +177,7 @@ def test_canary_over_the_api_in_process(
     tokens: dict[Role, str],
     store: Vault,
     database_url: str,
-    captured_logs: io.StringIO,  # noqa: F811
+    captured_logs: io.StringIO,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # httpx logs the client's own request lines; the misplaced-URL calls below are the client's

@@ -4,14 +4,11 @@ and command line), JSON events and one-click unsubscribe, reaches no stored byte
 from __future__ import annotations
 
 import io
-import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from tests.canary import CANARY, CANARY_LOCAL, assert_absent, database_bytes
@@ -28,25 +25,6 @@ from vault.clock import FixedClock
 from vault.deliveries.models import DeliveryOutcome
 from vault.store import Vault
 from vault.subscribers.models import ConsentMethod
-
-
-@pytest.fixture
-def captured_logs() -> Iterator[io.StringIO]:
-    """Everything logged, at every level, including SQLAlchemy's statements and parameters."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setLevel(logging.DEBUG)
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous)
-        logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 
 def test_canary_never_stored_or_logged_on_bounce_paths(

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -42,6 +43,17 @@ def postfix_missing_reason() -> str | None:
     if os.geteuid() != 0:
         return "the Postfix end-to-end tests run a private Postfix master, which needs root"
     return None
+
+
+def need_postfix() -> None:
+    """Skip when Postfix cannot run here; in CI (CI=true) fail instead, so that a CI machine
+    without Postfix can never pass by skipping the tests that matter most."""
+    reason = postfix_missing_reason()
+    if reason is None:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"CI must run the Postfix end-to-end tests: {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 def free_port() -> int:

@@ -23,12 +23,13 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from vault.addresses import Address, parse_address
 from vault.cli.console import err, fail, out, progress_bar
 from vault.cli.context import State, open_store, state
+from vault.cli.keys import create_keyring_from_settings, keys_app
 from vault.config import Settings, load_settings
-from vault.crypto import Kek, Keyring, create_keyring, generate_kek_file
 from vault.db import make_engine
 from vault.db.migrate import upgrade
 from vault.errors import InputError, InvalidAddress, MailvaultError
-from vault.store import CheckAnswer, kek_from_settings, open_keyring_from_settings
+from vault.keys import services as key_services
+from vault.store import CheckAnswer, open_keyring_from_settings
 from vault.subscribers.models import ConsentMethod
 from vault.suppressions.models import SuppressionReason
 
@@ -40,11 +41,10 @@ app = typer.Typer(
     add_completion=False,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-keys_app = typer.Typer(help="The keyring.", no_args_is_help=True)
 lists_app = typer.Typer(help="Mailing lists.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-app.add_typer(keys_app, name="keys")
+app.add_typer(keys_app, name="keys")  # vault/cli/keys.py
 app.add_typer(lists_app, name="lists")
 app.add_typer(audit_app, name="audit")
 
@@ -85,7 +85,7 @@ def init(ctx: typer.Context) -> None:
     """Create the keyring (unless it exists) and bring the database schema up to date."""
     settings = _state(ctx).settings
     if not (settings.keys_dir / "keyring.json").exists():
-        _create_keyring(settings)
+        create_keyring_from_settings(settings)
     open_keyring_from_settings(settings)  # refuses a wrong KEK before touching the database
     _upgrade(settings)
     out.print(f"store ready: database {_safe_url(settings)}, keys in {settings.keys_dir}")
@@ -111,47 +111,45 @@ def _safe_url(settings: Settings) -> str:
     return make_engine(settings.database_url).url.render_as_string(hide_password=True)
 
 
-@keys_app.command("init")
-def keys_init(ctx: typer.Context) -> None:
-    """Create a new keyring in the keys directory, sealed under the KEK."""
-    ring = _create_keyring(_state(ctx).settings)
-    out.print(f"created {ring.path} with one key per purpose")
-
-
-def _create_keyring(settings: Settings) -> Keyring:
-    if settings.demo:
-        raise MailvaultError("demo mode uses the example keyring; run keys init without --demo")
-    if settings.kek_file is not None and not settings.kek_file.exists():
-        generate_kek_file(settings.kek_file)
-        err.print(f"wrote a new KEK file to {settings.kek_file}: keep it apart from the keys")
-    kek: Kek = kek_from_settings(settings)
-    return create_keyring(settings.keys_dir, kek)
-
-
-@keys_app.command("list")
-def keys_list(ctx: typer.Context) -> None:
-    """Key ids, purposes, versions, status and dates (never material)."""
-    ring = open_keyring_from_settings(_state(ctx).settings)
-    table = Table("id", "purpose", "version", "status", "created", "list")
-    for key in ring.entries():
-        table.add_row(
-            f"{key.id:08x}",
-            str(key.purpose),
-            str(key.version),
-            str(key.status),
-            key.created_at.strftime("%Y-%m-%d %H:%M"),
-            key.list_id or "",
-        )
-    out.print(table)
-
-
 # -- lists -------------------------------------------------------------------------------------
 @lists_app.command("create")
-def lists_create(ctx: typer.Context, name: str) -> None:
+def lists_create(
+    ctx: typer.Context,
+    name: str,
+    own_key: Annotated[
+        bool,
+        typer.Option("--own-key", help="Seal its local parts under a key of its own (shredding)."),
+    ] = False,
+) -> None:
     """Create a mailing list."""
     with _vault(ctx) as store:
-        created = store.create_list(name)
-    out.print(f"created list {created.name} ({created.id})")
+        created = key_services.create_list(store, name, own_key=own_key)
+    extra = f", own key {created.own_key_id:08x}" if created.own_key_id is not None else ""
+    out.print(f"created list {created.name} ({created.id}{extra})")
+
+
+@lists_app.command("delete")
+def lists_delete(
+    ctx: typer.Context,
+    name: str,
+    confirm: Annotated[
+        str | None, typer.Option("--confirm", help="The list's name again, to confirm.")
+    ] = None,
+) -> None:
+    """Delete a list and its subscribers (their suppressions stay). A list with its own key has
+    the key destroyed: its local parts become unreadable, in backups too."""
+    if confirm is None and sys.stdin.isatty():
+        confirm = typer.prompt(f"Type the list's name ({name}) to delete it and its subscribers")
+    if confirm != name:
+        raise InputError(f"not deleted: confirm with --confirm {name!r}")
+    with _vault(ctx) as store:
+        deleted = key_services.delete_list(store, name)
+    shredded = (
+        f"; its own key {deleted.key_destroyed.id:08x} is destroyed"
+        if deleted.key_destroyed
+        else ""
+    )
+    out.print(f"deleted list {name} and {deleted.subscribers} subscriber(s){shredded}")
 
 
 @lists_app.command("list")
@@ -528,3 +526,4 @@ app.add_typer(principals_app, name="principals")
 app.command("serve")(serve)
 
 from vault.cli import ingest as _ingest  # noqa: E402, F401 - registers `mailvault ingest`
+from vault.cli import policy as _policy  # noqa: E402, F401 - registers `mailvault policy-server`

@@ -19,6 +19,7 @@ from vault.crypto.keyring import (
 from vault.crypto.local_parts import LocalPartCipher, sealed_key_id
 from vault.crypto.suite import KeySuite
 from vault.crypto.tokens import TokenSealer, open_token, seal_token
+from vault.crypto.watch import KeyringWatcher
 
 __all__ = [
     "DIGEST_BYTES",
@@ -30,6 +31,7 @@ __all__ = [
     "KeySuite",
     "KeyedDigest",
     "Keyring",
+    "KeyringWatcher",
     "LocalPartCipher",
     "Purpose",
     "TokenSealer",

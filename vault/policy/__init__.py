@@ -4,6 +4,7 @@ socketmap lookups, answered from a ``SuppressionLookup`` by an asyncio daemon.
     wire.py, netstring.py, socketmap.py   the wire formats, pure
     scope.py, responder.py                which list, and the decision, pure
     lookup.py                             the one thing the store must provide
+    store_lookup.py                       ... provided by the store, in memory (StoreLookup)
     daemon.py, metrics.py                 sockets, shutdown, Prometheus
 """
 

@@ -16,10 +16,12 @@ import signal
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
+from typing import cast
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -55,7 +57,6 @@ DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 #: Postfix's smtpd runs as user "postfix": the socket must be writable by its group, and by no
 #: one else, or any local user could ask whether an address is suppressed.
 DEFAULT_UNIX_MODE = 0o660
-_READ_CHUNK = 65536
 _QUEUE_ID = re.compile(r"[0-9A-Za-z]{1,32}")
 
 
@@ -103,6 +104,8 @@ class PolicyServer:
 
     Lookups are called on the event loop, since the store's table is in memory; a store that
     may block is run with ``lookup_in_thread=True`` and its calls go to the default executor.
+    Each connection is an ``asyncio.Protocol`` (``_Connection``): with in-memory lookups the bytes
+    that arrive are answered within the same callback, with no task or future per request.
     """
 
     def __init__(
@@ -138,10 +141,11 @@ class PolicyServer:
         self.metrics = PolicyMetrics(registry=registry)
         self._servers: list[asyncio.Server] = []
         self._unix_paths: list[str] = []
-        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self._connections: set[_Connection] = set()
         self._metrics_http: WSGIServer | None = None
         self._metrics_thread: threading.Thread | None = None
-        self._stopping: asyncio.Future[None] | None = None
+        self._started = False
+        self.stopping = False
         self._stopped: asyncio.Task[None] | None = None
         self.bound = BoundAddresses()
 
@@ -149,9 +153,9 @@ class PolicyServer:
 
     async def start(self) -> None:
         """Bind every listener; on any failure, close what was bound and raise ``ConfigError``."""
-        if self._stopping is not None:
+        if self._started:
             raise RuntimeError("a PolicyServer starts once")
-        self._stopping = asyncio.get_running_loop().create_future()
+        self._started = True
         try:
             await self._bind_all()
         except BaseException:
@@ -173,7 +177,7 @@ class PolicyServer:
 
         Safe to call more than once and from several tasks: all wait for the same shutdown.
         """
-        if self._stopping is None:
+        if not self._started:
             return
         if self._stopped is None:
             self._stopped = asyncio.ensure_future(self._shutdown())
@@ -208,8 +212,9 @@ class PolicyServer:
 
     async def _bind_tcp(self, service: Service, where: tuple[str, int]) -> tuple[str, int]:
         host, port = where
+        loop = asyncio.get_running_loop()
         try:
-            server = await asyncio.start_server(partial(self._serve, service), host, port)
+            server = await loop.create_server(partial(_Connection, self, service), host, port)
         except OSError as exc:
             raise ConfigError(f"cannot listen for {service} on {host}:{port}: {exc}") from None
         self._servers.append(server)
@@ -217,8 +222,9 @@ class PolicyServer:
         return str(sockname[0]), int(sockname[1])
 
     async def _bind_unix(self, service: Service, path: str) -> str:
+        loop = asyncio.get_running_loop()
         try:
-            server = await asyncio.start_unix_server(partial(self._serve, service), path)
+            server = await loop.create_unix_server(partial(_Connection, self, service), path)
         except OSError as exc:
             raise ConfigError(f"cannot listen for {service} on {path}: {exc}") from None
         self._servers.append(server)
@@ -241,25 +247,23 @@ class PolicyServer:
         return host, int(http.server_address[1])
 
     async def _shutdown(self) -> None:
-        assert self._stopping is not None
         await self._close_listeners()  # no new connections from here on
-        if not self._stopping.done():
-            self._stopping.set_result(None)  # idle connections close, busy ones finish first
-        tasks = set(self._connections)
-        if tasks:
-            log.info("policy server stopping: %d connection(s) to finish", len(tasks))
-            _, pending = await asyncio.wait(tasks, timeout=self._shutdown_timeout)
+        self.stopping = True
+        for connection in list(self._connections):
+            connection.close_when_idle()  # idle connections close, busy ones finish first
+        waiting = {connection: connection.closed for connection in self._connections}
+        if waiting:
+            log.info("policy server stopping: %d connection(s) to finish", len(waiting))
+            _, pending = await asyncio.wait(waiting.values(), timeout=self._shutdown_timeout)
             if pending:
                 log.warning(
                     "policy server: %d connection(s) still busy after %.1fs, closing them hard",
                     len(pending),
                     self._shutdown_timeout,
                 )
-                for task in pending:
-                    writer = self._connections.get(task)
-                    if writer is not None:
-                        writer.transport.abort()
-                    task.cancel()
+                for connection, closed in waiting.items():
+                    if closed in pending:
+                        connection.abort()
                 await asyncio.gather(*pending, return_exceptions=True)
         for server in self._servers:
             await server.wait_closed()
@@ -284,100 +288,206 @@ class PolicyServer:
             self._metrics_thread.join()
             self._metrics_thread = None
 
-    # -- connections ---------------------------------------------------------------------------
+    # -- answering ----------------------------------------------------------------------------
 
-    async def _serve(
-        self, service: Service, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections[task] = writer
-        gauge = self.metrics.connections.labels(service=service.value)
-        gauge.inc()
-        peer = _peer_name(writer)
-        try:
-            await self._converse(service, reader, writer)
-        except ProtocolError as exc:
-            self.metrics.protocol_errors.labels(service=service.value).inc()
-            log.warning("%s connection from %s closed: %s", service.value, peer, exc)
-        except ConnectionError as exc:
-            log.info("%s connection from %s lost: %s", service.value, peer, type(exc).__name__)
-        except Exception as exc:
-            # A bug, not the peer's fault. The exception's message may quote an address, so the
-            # log gets its type and where it was raised, not its text.
-            log.error(
-                "%s connection from %s failed: %s\n%s",
-                service.value,
-                peer,
-                type(exc).__name__,
-                "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
-            )
-        finally:
-            del self._connections[task]
-            gauge.dec()
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
-
-    async def _converse(
-        self, service: Service, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        """Answer requests until the peer closes, the server stops, or the protocol breaks."""
-        framer: PolicyRequestParser | _SocketmapFramer = (
-            PolicyRequestParser() if service is Service.POLICY else _SocketmapFramer()
-        )
-        while True:
-            data = await self._read(reader)
-            if data is None:
-                return  # stopping, and nothing was in flight on this connection
-            if not data:
-                framer.finish()  # raises if the peer hung up in the middle of a request
-                return
-            replies = [await self._answer(service, request) for request in framer.feed(data)]
-            writer.write(b"".join(replies))
-            await writer.drain()
-            assert self._stopping is not None
-            if self._stopping.done():
-                return
-
-    async def _read(self, reader: asyncio.StreamReader) -> bytes | None:
-        """The next bytes from the peer, or None if the server began to stop first.
-
-        Waiting on both, rather than cancelling readers at stop, means a request that arrived
-        together with the stop is still answered.
-        """
-        assert self._stopping is not None
-        if self._stopping.done():
-            return None
-        read = asyncio.ensure_future(reader.read(_READ_CHUNK))
-        await asyncio.wait((read, self._stopping), return_when=asyncio.FIRST_COMPLETED)
-        if read.done():
-            return read.result()
-        read.cancel()
-        # A cancelled read leaves unread bytes in the reader; the connection is closing anyway.
-        with contextlib.suppress(asyncio.CancelledError):
-            await read
-        return None
-
-    async def _answer(self, service: Service, request: PolicyRequest | SocketmapRequest) -> bytes:
-        started = time.perf_counter()
-        decide: Callable[[], Decision]
+    def _decide(self, request: PolicyRequest | SocketmapRequest) -> Decision:
         if isinstance(request, PolicyRequest):
-            decide = partial(self._responder.policy, request)
-        else:
-            decide = partial(self._responder.socketmap, request)
-        if self._lookup_in_thread:
-            decision = await asyncio.get_running_loop().run_in_executor(None, decide)
-        else:
-            decision = decide()
+            return self._responder.policy(request)
+        return self._responder.socketmap(request)
+
+    def _reply(
+        self,
+        service: Service,
+        request: PolicyRequest | SocketmapRequest,
+        decision: Decision,
+        started: float,
+    ) -> bytes:
         self.metrics.observe(
             service=service.value, outcome=decision.outcome, seconds=time.perf_counter() - started
         )
-        queue_id = request.queue_id if isinstance(request, PolicyRequest) else ""
-        _log_decision(service, decision, queue_id=queue_id)
-        if service is Service.POLICY:
+        if isinstance(request, PolicyRequest):
+            _log_decision(service, decision, queue_id=request.queue_id)
             return format_response(decision.reply)
+        _log_decision(service, decision, queue_id="")
         return format_socketmap_reply(decision.reply)
+
+    def _answer(self, service: Service, request: PolicyRequest | SocketmapRequest) -> bytes:
+        started = time.perf_counter()
+        return self._reply(service, request, self._decide(request), started)
+
+    async def _answer_in_thread(
+        self, service: Service, request: PolicyRequest | SocketmapRequest
+    ) -> bytes:
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        decision = await loop.run_in_executor(None, self._decide, request)
+        return self._reply(service, request, decision, started)
+
+
+Request = PolicyRequest | SocketmapRequest
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection: requests in, replies out in the same order, until the peer
+    closes, the server stops, or the peer breaks the protocol (logged, then closed)."""
+
+    def __init__(self, server: PolicyServer, service: Service) -> None:
+        self._server = server
+        self._service = service
+        self._framer: PolicyRequestParser | _SocketmapFramer = (
+            PolicyRequestParser() if service is Service.POLICY else _SocketmapFramer()
+        )
+        self._transport: asyncio.Transport | None = None
+        self._peer = "unix"
+        self._gauge = server.metrics.connections.labels(service=service.value)
+        # Only with lookup_in_thread: requests waiting for the worker task, which runs one
+        # lookup at a time in the executor while reading from the peer is paused.
+        self._pending: deque[Request] = deque()
+        self._worker: asyncio.Task[None] | None = None
+        self._closing = False
+        self._eof = False
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    # -- asyncio.Protocol ----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # A read/write transport (uvloop's is not an asyncio.Transport subclass).
+        self._transport = cast(asyncio.Transport, transport)
+        self._peer = _peer_name(transport)
+        self._server._connections.add(self)
+        self._gauge.inc()
+        if self._server.stopping:
+            self.close()
+
+    def data_received(self, data: bytes) -> None:
+        if self._closing:
+            return
+        try:
+            requests = self._framer.feed(data)
+        except ProtocolError as exc:
+            self._protocol_error(exc)
+            return
+        if not requests:
+            return
+        if self._server._lookup_in_thread:
+            self._pending.extend(requests)
+            self._start_worker()
+            return
+        answer = self._server._answer
+        try:
+            if len(requests) == 1:
+                reply = answer(self._service, requests[0])
+            else:
+                reply = b"".join([answer(self._service, request) for request in requests])
+        except Exception as exc:
+            self._failed(exc)
+            return
+        assert self._transport is not None
+        self._transport.write(reply)
+        if self._server.stopping:
+            self.close()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        try:
+            self._framer.finish()  # raises if the peer hung up in the middle of a request
+        except ProtocolError as exc:
+            self._protocol_error(exc)
+            return False
+        # Keep the half-open connection while a worker still has answers to write.
+        return self._worker is not None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closing = True
+        if exc is not None:
+            log.info(
+                "%s connection from %s lost: %s",
+                self._service.value,
+                self._peer,
+                type(exc).__name__,
+            )
+        self._server._connections.discard(self)
+        self._gauge.dec()
+        if self._worker is not None:
+            self._worker.cancel()
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def pause_writing(self) -> None:
+        # A peer that does not read its replies gets no more of them computed.
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self._transport is not None and self._worker is None and not self._closing:
+            self._transport.resume_reading()
+
+    # -- for the server ------------------------------------------------------------------------
+
+    def close_when_idle(self) -> None:
+        """At stop: close now if nothing is being answered, else once the answers are out."""
+        if self._worker is None:
+            self.close()
+
+    def close(self) -> None:
+        """Close after the replies already written have been sent."""
+        self._closing = True
+        if self._transport is not None:
+            self._transport.close()
+
+    def abort(self) -> None:
+        self._closing = True
+        if self._worker is not None:
+            self._worker.cancel()
+        if self._transport is not None:
+            self._transport.abort()
+
+    # -- the rest ------------------------------------------------------------------------------
+
+    def _start_worker(self) -> None:
+        if self._worker is None:
+            assert self._transport is not None
+            self._transport.pause_reading()
+            self._worker = asyncio.ensure_future(self._work())
+
+    async def _work(self) -> None:
+        assert self._transport is not None
+        try:
+            while self._pending and not self._closing:
+                request = self._pending.popleft()
+                reply = await self._server._answer_in_thread(self._service, request)
+                self._transport.write(reply)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._failed(exc)
+            return
+        finally:
+            self._worker = None
+        if self._server.stopping or self._eof:
+            self.close()
+        elif not self._closing:
+            self._transport.resume_reading()
+
+    def _protocol_error(self, exc: ProtocolError) -> None:
+        self._server.metrics.protocol_errors.labels(service=self._service.value).inc()
+        log.warning("%s connection from %s closed: %s", self._service.value, self._peer, exc)
+        self.close()
+
+    def _failed(self, exc: Exception) -> None:
+        # A bug, not the peer's fault. The exception's message may quote an address, so the
+        # log gets its type and where it was raised, not its text.
+        log.error(
+            "%s connection from %s failed: %s\n%s",
+            self._service.value,
+            self._peer,
+            type(exc).__name__,
+            "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+        )
+        self.close()
+
+
+_LOGGED_AT_INFO = frozenset({Outcome.SUPPRESSED, Outcome.UNAVAILABLE})
 
 
 def _log_decision(service: Service, decision: Decision, *, queue_id: str) -> None:
@@ -385,7 +495,10 @@ def _log_decision(service: Service, decision: Decision, *, queue_id: str) -> Non
     if decision.outcome is Outcome.REFUSED:
         log.warning("%s request for a map this server does not serve", service.value)
         return
-    level = logging.DEBUG if decision.outcome is Outcome.SKIPPED else logging.INFO
+    # Refusals and deferrals at INFO; the allowed (nearly every recipient sent) and skipped at
+    # DEBUG: a line per recipient would cost more than the decision itself, and the metrics
+    # count them.
+    level = logging.INFO if decision.outcome in _LOGGED_AT_INFO else logging.DEBUG
     if not log.isEnabledFor(level):
         return
     # A socketmap key is whatever address Postfix routes (recipients, and senders too for
@@ -404,8 +517,8 @@ def _log_decision(service: Service, decision: Decision, *, queue_id: str) -> Non
     )
 
 
-def _peer_name(writer: asyncio.StreamWriter) -> str:
-    peer = writer.get_extra_info("peername")
+def _peer_name(transport: asyncio.BaseTransport) -> str:
+    peer = transport.get_extra_info("peername")
     if isinstance(peer, tuple) and len(peer) >= 2:
         return f"{peer[0]}:{peer[1]}"
     return "unix"

@@ -47,14 +47,20 @@ class PolicyMetrics:
             ["service"],
             registry=self.registry,
         )
-        # Every series exists from the start, so a dashboard shows 0 rather than nothing.
+        # Every series exists from the start, so a dashboard shows 0 rather than nothing. The
+        # children are kept: ``labels()`` costs more than the increment it leads to.
+        self._decision_children = {
+            (service, outcome): self.decisions.labels(service=service, outcome=outcome.value)
+            for service in SERVICES
+            for outcome in Outcome
+        }
+        self._latency_children = {
+            service: self.latency.labels(service=service) for service in SERVICES
+        }
         for service in SERVICES:
-            for outcome in Outcome:
-                self.decisions.labels(service=service, outcome=outcome.value)
-            self.latency.labels(service=service)
             self.protocol_errors.labels(service=service)
             self.connections.labels(service=service)
 
     def observe(self, *, service: str, outcome: Outcome, seconds: float) -> None:
-        self.decisions.labels(service=service, outcome=outcome.value).inc()
-        self.latency.labels(service=service).observe(seconds)
+        self._decision_children[service, outcome].inc()
+        self._latency_children[service].observe(seconds)

@@ -113,9 +113,14 @@ class PolicyRequestParser:
             raise ProtocolError(self._failed)
 
     def _feed(self, data: bytes) -> list[PolicyRequest]:
+        completed: list[PolicyRequest] = []
+        if not self._buffer and not self._lines_in_request:
+            # At a request boundary, as after every reply to Postfix: whole requests in
+            # ``data`` are split in one go; the rest (a partial request, or anything the fast
+            # path does not vouch for) goes through the line-by-line parser below.
+            data = data[self._whole_requests(data, completed) :]
         buffer = self._buffer
         buffer += data
-        completed: list[PolicyRequest] = []
         start = 0
         while True:
             end = buffer.find(b"\n", start)
@@ -139,6 +144,40 @@ class PolicyRequestParser:
             # Refuse now rather than buffer an endless line waiting for its newline.
             raise self._too_long()
         return completed
+
+    def _whole_requests(self, data: bytes, completed: list[PolicyRequest]) -> int:
+        """Parse the complete, plainly well-formed requests at the start of ``data``; return
+        where the first one it leaves to the line parser begins.
+
+        Anything unusual (CR, an empty request, a long line, too many attributes, bad UTF-8, a
+        line without a name) is left to ``_feed``'s loop, which accepts or refuses it with the
+        same result and message as always: this path only ever makes the common case faster.
+        """
+        pos = 0
+        while True:
+            end = data.find(b"\n\n", pos)
+            if end <= pos:
+                return pos  # no whole request left, or an empty line first
+            block = data[pos:end]
+            if b"\r" in block or (
+                len(block) > self._max_line_bytes
+                and max(map(len, block.split(b"\n"))) > self._max_line_bytes
+            ):
+                return pos
+            try:
+                lines = block.decode("utf-8").split("\n")
+            except UnicodeDecodeError:
+                return pos
+            if len(lines) > self._max_attributes:
+                return pos
+            attributes: dict[str, str] = {}
+            for line in lines:
+                name, sep, value = line.partition("=")
+                if not sep or not name:
+                    return pos
+                attributes[name] = value
+            completed.append(PolicyRequest(MappingProxyType(attributes)))
+            pos = end + 2
 
     def _add_attribute(self, line: bytes) -> None:
         self._lines_in_request += 1

@@ -27,6 +27,7 @@ from vault.db.bulk import insert_many
 from vault.errors import InputError, InvalidAddress
 from vault.subscribers.models import ConsentMethod, ImportRun, MailingList, Subscriber
 from vault.subscribers.services import subscriber_values
+from vault.suppressions.rehash import rehash_quietly
 from vault.suppressions.services import QUERY_CHUNK, check_many
 
 DEFAULT_BATCH = 5000
@@ -177,6 +178,7 @@ def import_csv(
             source=source,
             now=now(),
             summary=summary,
+            address_key_id=mailing_list.own_key_id,
         )
         if progress:
             progress(len(batch))
@@ -225,6 +227,7 @@ def _import_batch(
     source: str,
     now: datetime,
     summary: ImportSummary,
+    address_key_id: int | None = None,
 ) -> None:
     parsed: dict[str, tuple[int, Address]] = {}
     invalid: list[tuple[int, str]] = []
@@ -257,6 +260,9 @@ def _import_batch(
         duplicates += len(present)
         results = check_many(session, keys=keys, canonicals=fresh, list_id=list_id, now=now)
         suppressed = sum(1 for r in results if r.suppressed)
+        stale = [c for c, r in zip(fresh, results, strict=True) if r.stale]
+        if stale:  # seen in plain text: move their entries off older suppression keys
+            rehash_quietly(session, keys=keys, canonicals=stale)
         rows = [
             subscriber_values(
                 keys=keys,
@@ -265,6 +271,7 @@ def _import_batch(
                 consent=consent,
                 source=source,
                 now=now,
+                address_key_id=address_key_id,
             )
             for canonical, result in zip(fresh, results, strict=True)
             if not result.suppressed

@@ -29,6 +29,7 @@ from vault.subscribers.models import (
 )
 from vault.suppressions import services as suppressions
 from vault.suppressions.models import Suppression, SuppressionReason
+from vault.suppressions.rehash import rehash_quietly
 
 #: Suppressions that fresh double opt-in consent lifts (re-consent). Complaints, bounces and
 #: manual entries stay until compliance removes them.
@@ -106,8 +107,13 @@ def subscriber_values(
     consent: ConsentMethod,
     source: str,
     now: datetime,
+    address_key_id: int | None = None,
 ) -> dict[str, Any]:
     """The column values of a new subscriber: local part sealed, index digest computed.
+
+    ``address_key_id`` names a list's own data key (crypto-shredding); by default the primary
+    ``address`` key seals. A list key this process does not hold fails (``UnknownKey``) rather
+    than falling back to the shared key, which would defeat the shredding.
 
     Plain values rather than an ORM object, so a bulk import can insert them directly; the
     consent given at creation lives in the row itself, and ``ConsentRecord`` rows hold what
@@ -115,7 +121,8 @@ def subscriber_values(
     """
     subscriber_id = uuid.uuid4()
     index = keys.index.primary(address.canonical)
-    address_key_id = keys.cipher.primary_key_id()
+    if address_key_id is None:
+        address_key_id = keys.cipher.primary_key_id()
     return {
         "id": subscriber_id,
         "list_id": list_id,
@@ -172,6 +179,7 @@ def subscribe(
     A suppressed address is refused, except that fresh double opt-in lifts an unsubscribe or
     erasure suppression (re-consent); complaints and bounces are never lifted here.
     """
+    rehash_quietly(session, keys=keys, canonicals=[address.canonical])
     entries = [
         e
         for e in suppressions.entries_for(session, keys=keys, canonical=address.canonical, now=now)
@@ -214,6 +222,7 @@ def subscribe(
             consent=consent,
             source=source,
             now=now,
+            address_key_id=mailing_list.own_key_id,
         )
     )
     session.add(subscriber)

@@ -42,6 +42,8 @@ class Suppression(Base):
         UniqueConstraint("digest", "scope", "reason"),
         Index(None, "key_id"),
         Index(None, "expires_at"),
+        # The policy service's refresher asks for the entries created in the last minute.
+        Index(None, "created_at"),
     )
 
     id: Mapped[uuid_pk]

@@ -7,8 +7,8 @@ rotation still match; new entries are always written under the primary key.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -24,6 +24,7 @@ from vault.suppressions.models import (
     Suppression,
     SuppressionReason,
 )
+from vault.suppressions.rehash import rehash_quietly
 
 # Databases bound the number of parameters in one statement (SQLite: 32766); stay well under.
 QUERY_CHUNK = 900
@@ -43,6 +44,9 @@ class CheckResult:
     reason: str | None = None
     scope: str | None = None  # "global", or the id of the list it applies to
     expires_at: datetime | None = None
+    # Some matching entry is under an older suppression key: the caller, who holds the plain
+    # address, should rehash it on sight (``vault.suppressions.rehash``).
+    stale: bool = field(default=False, compare=False)
 
 
 NOT_SUPPRESSED = CheckResult(suppressed=False)
@@ -60,14 +64,16 @@ def reason_rank(reason: str) -> int:
 
 
 class _Entry(Protocol):
+    key_id: int
     reason: str
     scope: str
     expires_at: datetime | None
 
 
-def _best(rows: Iterable[_Entry]) -> CheckResult:
+def _best(rows: Sequence[_Entry], primary_key_id: int | None = None) -> CheckResult:
     chosen = min(rows, key=lambda row: (reason_rank(row.reason), row.scope != GLOBAL_SCOPE))
-    return CheckResult(True, chosen.reason, chosen.scope, chosen.expires_at)
+    stale = primary_key_id is not None and any(row.key_id != primary_key_id for row in rows)
+    return CheckResult(True, chosen.reason, chosen.scope, chosen.expires_at, stale=stale)
 
 
 def _active(now: datetime) -> ColumnElement[bool]:
@@ -78,7 +84,11 @@ def _active(now: datetime) -> ColumnElement[bool]:
 # Built once: the hot check path binds values into a ready statement instead of constructing
 # and compiling a new one per call, and reads plain rows instead of ORM objects.
 _CHECK = select(
-    Suppression.digest, Suppression.scope, Suppression.reason, Suppression.expires_at
+    Suppression.digest,
+    Suppression.key_id,
+    Suppression.scope,
+    Suppression.reason,
+    Suppression.expires_at,
 ).where(
     Suppression.digest.in_(bindparam("digests", expanding=True)),
     Suppression.scope.in_(bindparam("scopes", expanding=True)),
@@ -110,7 +120,10 @@ def check_many(
         for row in rows:
             for position in owners[row.digest]:
                 found.setdefault(position, []).append(row)
-    return [_best(found[i]) if i in found else NOT_SUPPRESSED for i in range(len(canonicals))]
+    primary = keys.suppression.primary_key_id
+    return [
+        _best(found[i], primary) if i in found else NOT_SUPPRESSED for i in range(len(canonicals))
+    ]
 
 
 def check(
@@ -137,6 +150,7 @@ def entries_for(
 class SuppressOutcome:
     added: int = 0
     already: int = 0
+    rehashed: int = 0  # entries found under an older key and rewritten under the primary
 
 
 def suppress_many(
@@ -154,6 +168,11 @@ def suppress_many(
     (address, scope, reason); a permanent entry is never shortened to an expiring one."""
     scope = scope_of(list_id)
     outcome = SuppressOutcome()
+    # Seen in plain text: move this batch's entries off older keys first, so the lookup below
+    # finds them under the primary key and the batch never writes a twin.
+    outcome.rehashed = rehash_quietly(
+        session, keys=keys, canonicals=[a.canonical for a in addresses]
+    )
     primary = {a.canonical: keys.suppression.primary(a.canonical) for a in addresses}
     existing: dict[bytes, Suppression] = {}
     all_digests: list[bytes] = []

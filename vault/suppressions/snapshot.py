@@ -58,20 +58,34 @@ class SuppressionSnapshot:
             self._scopes.append(scope)
         return index
 
-    def add(self, digest: bytes, *, scope: str, reason: str) -> None:
+    def add(self, digest: bytes, *, scope: str, reason: str) -> bool:
+        """Add one entry; False when exactly this entry is there already."""
         payload = (self._scope_id(scope) << 4) | _REASON_INDEX.get(reason, _OTHER_REASON)
         key = _prefix(digest)
         keys, payloads, mask = self._keys, self._payload, self._mask
         slot = key & mask
         while keys[slot]:
             if keys[slot] == key and payloads[slot] == payload:
-                return  # the same entry again (overlapping refreshes)
+                return False  # the same entry again (overlapping refreshes)
             slot = (slot + 1) & mask
         keys[slot] = key
         payloads[slot] = payload
         self._count += 1
         if self._count > (mask + 1) * _MAX_LOAD:
             self._grow()
+        return True
+
+    def copy(self) -> SuppressionSnapshot:
+        """An independent copy (two array copies), so one can be changed while the other is read."""
+        twin = SuppressionSnapshot.__new__(SuppressionSnapshot)
+        twin._keys = array("Q", self._keys)
+        twin._payload = array("I", self._payload)
+        twin._mask = self._mask
+        twin._count = self._count
+        twin._scopes = list(self._scopes)
+        twin._scope_index = dict(self._scope_index)
+        twin._reason_names = self._reason_names
+        return twin
 
     def _grow(self) -> None:
         old_keys, old_payload = self._keys, self._payload
