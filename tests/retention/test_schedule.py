@@ -18,6 +18,8 @@ from sqlalchemy import select
 from vault.api.app import create_app
 from vault.audit.models import AuditEntry
 from vault.clock import FixedClock
+from vault.crypto import Purpose
+from vault.keys import services as keys
 from vault.retention.models import PurgeRun
 from vault.retention.purge import run_purge
 from vault.retention.rules import RetentionConfig, retention_config
@@ -182,3 +184,16 @@ def test_the_application_starts_and_stops_the_schedule(store: Vault) -> None:
     anyio.run(serve_briefly)
     assert scheduler._thread is not None and not scheduler._thread.is_alive()
     assert create_app(store).state.purge_scheduler is None, "off unless asked for"
+
+
+def test_each_tick_audits_under_the_keyring_the_store_has_now(store: Vault) -> None:
+    scheduler = PurgeScheduler(store, config(store), interval_seconds=INTERVAL)
+    before = store.keyring.primary(Purpose.AUDIT).id
+    keys.rotate(store, purpose=Purpose.AUDIT)  # switches the store to the new keyring
+    after = store.keyring.primary(Purpose.AUDIT).id
+    assert after != before
+    run_id = scheduler.tick()
+    with store.read() as session:
+        run = session.get_one(PurgeRun, run_id)
+        assert session.get_one(AuditEntry, run.audit_entry_id).key_id == after
+    assert store.verify_audit().ok

@@ -51,7 +51,7 @@ class PurgeScheduler:
     ) -> None:
         """``interval_seconds`` defaults to ``config.purge_interval_hours``; tests pass a few
         hundredths of a second. ``first_delay_seconds`` defaults to what the last run says."""
-        self.store = store.acting_as(SCHEDULE_ACTOR)
+        self._store = store
         self.config = config
         self.interval = (
             interval_seconds if interval_seconds is not None else config.purge_interval_hours * 3600
@@ -85,6 +85,12 @@ class PurgeScheduler:
     @property
     def running(self) -> bool:
         return self._busy.locked()
+
+    @property
+    def store(self) -> Vault:
+        """The store, acting as the schedule: taken afresh each time, so a keyring the store
+        switched to since (``Vault.use_keyring``) is the one the next purge audits with."""
+        return self._store.acting_as(SCHEDULE_ACTOR)
 
     # -- one tick -------------------------------------------------------------------------------
     def tick(self) -> uuid.UUID | None:
