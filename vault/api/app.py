@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vault.api import errors
 from vault.api.deps import permission_of
@@ -35,6 +36,7 @@ from vault.api.routes import (
     unsubscribe,
 )
 from vault.config import Settings
+from vault.crypto import Keyring, KeyringWatcher
 from vault.deliveries.reports import MAX_MESSAGE_BYTES
 from vault.principals import services as principal_services
 from vault.principals.services import Authenticator, Identity
@@ -67,6 +69,7 @@ def create_app(
     token_cache_seconds: float | None = None,
     purge_schedule: bool = False,
     purge_interval_seconds: float | None = None,
+    keyring_check_seconds: float = 1.0,
 ) -> FastAPI:
     """The application over an open store (the caller closes it) or over settings (the app
     opens the store at startup and closes it at shutdown).
@@ -127,6 +130,7 @@ def create_app(
     app.state.public_url = public_url
     app.state.purge_scheduler = scheduler
     app.state.authenticator = Authenticator(keyring=store.keyring, lookup=_lookup(store), ttl=ttl)
+    app.state.keyring_watcher = _keyring_watcher(app, store, interval=keyring_check_seconds)
     for router in ROUTERS:
         _declare_permissions(router)
         app.include_router(router, prefix=API_PREFIX)
@@ -136,7 +140,32 @@ def create_app(
     # A raw bounce may quote the whole original message: that one route takes more.
     larger = {f"{API_PREFIX}/events": max(max_body, MAX_MESSAGE_BYTES)}
     app.add_middleware(BodySizeLimit, max_bytes=max_body, per_path=larger)
+    app.add_middleware(KeyringReload, watcher=app.state.keyring_watcher)
     return app
+
+
+def _keyring_watcher(app: FastAPI, store: Vault, *, interval: float) -> KeyringWatcher:
+    """Rotations reach a running server without a restart: the keyring is looked at (one
+    ``stat``) at most every ``interval`` seconds from requests, and at once after SIGHUP."""
+
+    def adopt(keyring: Keyring) -> None:
+        store.use_keyring(keyring)
+        app.state.authenticator.use_keyring(keyring)
+
+    return KeyringWatcher(store.settings, on_change=adopt, current=store.keyring, interval=interval)
+
+
+class KeyringReload:
+    """ASGI middleware: give the keyring watcher its look before each HTTP request."""
+
+    def __init__(self, app: ASGIApp, *, watcher: KeyringWatcher) -> None:
+        self.app = app
+        self.watcher = watcher
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.watcher.check()
+        await self.app(scope, receive, send)
 
 
 def _lookup(store: Vault):  # type: ignore[no-untyped-def]

@@ -55,6 +55,7 @@ def serve(
 
         announce_demo_principals(store, host=host, port=port)
     app = create_app(store, purge_schedule=not no_purge)
+    app.state.keyring_watcher.install_sighup()  # `kill -HUP` reloads the keyring, not the server
     try:
         uvicorn.run(app, host=host, port=port, log_config=log_config(), log_level=log_level)
     finally:

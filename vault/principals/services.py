@@ -191,6 +191,13 @@ class Authenticator:
         self._cache: dict[bytes, tuple[float, Identity]] = {}
         self._lock = threading.Lock()
 
+    def use_keyring(self, keyring: Keyring) -> None:
+        """Hash with a reloaded keyring's token keys from now on (after a rotation)."""
+        hasher = TokenHasher(keyring)
+        with self._lock:
+            self._hasher = hasher
+            self._cache.clear()
+
     def cached(self, token: str) -> tuple[bytes, Identity | None]:
         """(cache key, identity if a fresh cached answer exists). Never touches the database."""
         key = self._hasher.primary(token)
