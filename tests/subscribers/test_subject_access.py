@@ -1,4 +1,7 @@
+from datetime import timedelta
+
 from vault.addresses import parse_address
+from vault.clock import FixedClock
 from vault.store import Vault
 from vault.subscribers.models import ConsentMethod
 from vault.suppressions.models import SuppressionReason
@@ -53,7 +56,7 @@ def test_access_is_audited_without_the_address(store: Vault) -> None:
 
 
 def test_delivery_outcomes_are_counted_per_subscription_and_bounce_state_flagged(
-    store: Vault,
+    store: Vault, clock: FixedClock
 ) -> None:
     store.create_list("news")
     store.create_list("offers")
@@ -61,6 +64,7 @@ def test_delivery_outcomes_are_counted_per_subscription_and_bounce_state_flagged
         store.subscribe(
             "kiji@corp.example", list_name=name, consent=ConsentMethod.DOUBLE_OPT_IN, source="f"
         )
+        clock.advance(timedelta(seconds=1))  # "news" is the older subscription, not a tie
     store.record_event({"type": "bounce", "recipient": "kiji@corp.example", "status": "4.2.2"})
     store.record_event(
         {"type": "bounce", "recipient": "kiji@corp.example", "status": "5.1.1", "list": "offers"}
