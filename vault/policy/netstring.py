@@ -5,6 +5,7 @@ an encoder and an incremental decoder with a length limit.
 from __future__ import annotations
 
 from vault.policy.errors import ProtocolError
+from vault.policy.framing import IncrementalDecoder
 
 __all__ = ["DEFAULT_MAX_LENGTH", "NetstringDecoder", "encode"]
 
@@ -16,43 +17,28 @@ def encode(payload: bytes) -> bytes:
     return b"%d:%b," % (len(payload), payload)
 
 
-class NetstringDecoder:
+class NetstringDecoder(IncrementalDecoder[bytes]):
     """Turns a byte stream into netstring payloads, however the stream is cut into chunks.
 
     A length over ``max_length`` is refused as soon as its digits are seen, before any payload
     is buffered. After a ``ProtocolError`` the decoder stays broken, so every later call raises.
     """
 
+    unfinished_frame = "the stream ended inside a netstring"
+
     def __init__(self, *, max_length: int = DEFAULT_MAX_LENGTH) -> None:
         if max_length < 0:
             raise ValueError("max_length must not be negative")
+        super().__init__()
         self._max_length = max_length
         self._max_digits = len(str(max_length))
         self._buffer = bytearray()
         self._length: int | None = None  # known once the colon has been read
-        self._failed: str | None = None
 
     @property
-    def in_netstring(self) -> bool:
+    def in_frame(self) -> bool:
         """True when bytes of an unfinished netstring have been received."""
         return bool(self._buffer) or self._length is not None
-
-    def feed(self, data: bytes) -> list[bytes]:
-        if self._failed is not None:
-            raise ProtocolError(f"the stream was already broken: {self._failed}")
-        try:
-            return self._feed(data)
-        except ProtocolError as exc:
-            self._failed = str(exc)
-            raise
-
-    def finish(self) -> None:
-        """Call at end of stream: raises if the peer stopped in the middle of a netstring."""
-        if self._failed is not None:
-            raise ProtocolError(f"the stream was already broken: {self._failed}")
-        if self.in_netstring:
-            self._failed = "the stream ended inside a netstring"
-            raise ProtocolError(self._failed)
 
     def _feed(self, data: bytes) -> list[bytes]:
         buffer = self._buffer

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from vault.policy.errors import ProtocolError
+from vault.policy.framing import IncrementalDecoder
 
 __all__ = [
     "MAX_ATTRIBUTES",
@@ -73,44 +74,29 @@ class PolicyRequest:
         )
 
 
-class PolicyRequestParser:
+class PolicyRequestParser(IncrementalDecoder[PolicyRequest]):
     """Turns a byte stream into requests, however the stream is cut into chunks.
 
     ``feed`` returns the requests completed by the new bytes. After a ``ProtocolError`` the
     parser stays broken (the connection has to be closed), so every later call raises too.
     """
 
+    unfinished_frame = "the stream ended inside a request (no empty line after it)"
+
     def __init__(
         self, *, max_line_bytes: int = MAX_LINE_BYTES, max_attributes: int = MAX_ATTRIBUTES
     ) -> None:
+        super().__init__()
         self._max_line_bytes = max_line_bytes
         self._max_attributes = max_attributes
         self._buffer = bytearray()
         self._attributes: dict[str, str] = {}
         self._lines_in_request = 0
-        self._failed: str | None = None
 
     @property
-    def in_request(self) -> bool:
+    def in_frame(self) -> bool:
         """True when bytes of an unfinished request have been received."""
         return bool(self._buffer) or self._lines_in_request > 0
-
-    def feed(self, data: bytes) -> list[PolicyRequest]:
-        if self._failed is not None:
-            raise ProtocolError(f"the stream was already broken: {self._failed}")
-        try:
-            return self._feed(data)
-        except ProtocolError as exc:
-            self._failed = str(exc)
-            raise
-
-    def finish(self) -> None:
-        """Call at end of stream: raises if the peer stopped in the middle of a request."""
-        if self._failed is not None:
-            raise ProtocolError(f"the stream was already broken: {self._failed}")
-        if self.in_request:
-            self._failed = "the stream ended inside a request (no empty line after it)"
-            raise ProtocolError(self._failed)
 
     def _feed(self, data: bytes) -> list[PolicyRequest]:
         completed: list[PolicyRequest] = []
