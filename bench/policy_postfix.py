@@ -31,7 +31,7 @@ from pathlib import Path
 from common import addresses, report, throwaway_store
 from policy_decisions import fill_store, free_port, running_server, store_env
 
-from tests.policy.postfix_harness import MAIN_CF, MASTER_CF, PostfixInstance, postfix_missing_reason
+from tests.policy.postfix_harness import PostfixInstance, postfix_missing_reason
 from vault.addresses import parse_address
 from vault.suppressions.models import SuppressionReason
 
@@ -61,27 +61,19 @@ class BenchPostfix(PostfixInstance):
 
     def start(self) -> None:
         self.lmdb_smtp_port = free_port()
-        os.chmod(self.root, 0o755)  # noqa: S103 - Postfix's daemons must reach the queue
-        self.config_dir.mkdir()
-        (self.root / "queue").mkdir(mode=0o755)
-        values = {
-            "root": self.root,
-            "sink_port": self.sink_port,
-            "policy_port": self.policy_port,
-            "socketmap_port": self.socketmap_port,
-            "smtp_port": self.smtp_port,
-            "socketmap_smtp_port": self.socketmap_smtp_port,
-            "dead_policy_smtp_port": self.dead_policy_smtp_port,
-            "dead_policy_port": self.dead_policy_port,
-            "lmdb_smtp_port": self.lmdb_smtp_port,
-        }
-        main = MAIN_CF.format(**values) + BENCH_MAIN_CF.format(**values)
-        (self.config_dir / "main.cf").write_text(main)
-        master = MASTER_CF.format(**values) + BENCH_MASTER_CF.format(**values)
-        (self.config_dir / "master.cf").write_text(master)
-        self._postfix("start")
-        for port in (self.smtp_port, self.socketmap_smtp_port, self.lmdb_smtp_port):
-            self._wait_listening(port)
+        super().start()
+
+    def _config_values(self) -> dict[str, object]:
+        return {**super()._config_values(), "lmdb_smtp_port": self.lmdb_smtp_port}
+
+    def _main_cf(self, values: dict[str, object]) -> str:
+        return super()._main_cf(values) + BENCH_MAIN_CF.format(**values)
+
+    def _master_cf(self, values: dict[str, object]) -> str:
+        return super()._master_cf(values) + BENCH_MASTER_CF.format(**values)
+
+    def _smtp_ports(self) -> tuple[int, ...]:
+        return (*super()._smtp_ports(), self.lmdb_smtp_port)
 
     def port_for(self, variant: str) -> int:
         return {

@@ -244,7 +244,16 @@ class PostfixInstance:
         self.config_dir.mkdir()
         # postfix(1) chdirs to the queue before its own "create-missing" step makes the rest.
         (self.root / "queue").mkdir(mode=0o755)
-        values = {
+        values = self._config_values()
+        (self.config_dir / "main.cf").write_text(self._main_cf(values))
+        (self.config_dir / "master.cf").write_text(self._master_cf(values))
+        self._postfix("start")
+        for port in self._smtp_ports():
+            self._wait_listening(port)
+
+    # Hooks for a variant of this instance (bench/policy_postfix.py adds an lmdb listener).
+    def _config_values(self) -> dict[str, object]:
+        return {
             "root": self.root,
             "sink_port": self.sink_port,
             "policy_port": self.policy_port,
@@ -254,12 +263,15 @@ class PostfixInstance:
             "dead_policy_smtp_port": self.dead_policy_smtp_port,
             "dead_policy_port": self.dead_policy_port,
         }
-        (self.config_dir / "main.cf").write_text(MAIN_CF.format(**values))
-        (self.config_dir / "master.cf").write_text(MASTER_CF.format(**values))
-        self._postfix("start")
-        self._wait_listening(self.smtp_port)
-        self._wait_listening(self.socketmap_smtp_port)
-        self._wait_listening(self.dead_policy_smtp_port)
+
+    def _main_cf(self, values: dict[str, object]) -> str:
+        return MAIN_CF.format(**values)
+
+    def _master_cf(self, values: dict[str, object]) -> str:
+        return MASTER_CF.format(**values)
+
+    def _smtp_ports(self) -> tuple[int, ...]:
+        return (self.smtp_port, self.socketmap_smtp_port, self.dead_policy_smtp_port)
 
     def stop(self) -> None:
         """Stop the master cleanly; kill whatever is left of this instance; remove the tree."""
