@@ -80,26 +80,26 @@ def create_app(
     every ``[retention] purge_interval_hours`` (or ``purge_interval_seconds``, for tests).
     """
     owned = isinstance(store_or_settings, Settings)
-    store = (
-        Vault.open(store_or_settings)
-        if isinstance(store_or_settings, Settings)
-        else store_or_settings
+    settings = (
+        store_or_settings if isinstance(store_or_settings, Settings) else store_or_settings.settings
     )
-    # Checked now, so a bad URL is a startup error; a missing one only stops releases.
-    public_url = store.settings.public_base_url() if store.settings.public_url else None
-    scheduler = (
-        PurgeScheduler(
-            store, retention_config(store.settings), interval_seconds=purge_interval_seconds
-        )
-        if purge_schedule
-        else None
-    )
-    api_settings: dict[str, Any] = dict(store.settings.sections.get("api", {}))
+    # Everything taken from the settings is checked before the store opens, so that a
+    # configuration error leaves no store (and no SQLite write lock or pool) open behind it.
+    # A bad public URL is a startup error; a missing one only stops releases.
+    public_url = settings.public_base_url() if settings.public_url else None
+    retention = retention_config(settings) if purge_schedule else None
+    api_settings: dict[str, Any] = dict(settings.sections.get("api", {}))
     max_body = max_body_bytes or int(api_settings.get("max_body_bytes", DEFAULT_MAX_BODY))
     ttl = (
         token_cache_seconds
         if token_cache_seconds is not None
         else float(api_settings.get("token_cache_seconds", 0.5))
+    )
+    store = Vault.open(settings) if isinstance(store_or_settings, Settings) else store_or_settings
+    scheduler = (
+        PurgeScheduler(store, retention, interval_seconds=purge_interval_seconds)
+        if retention is not None
+        else None
     )
 
     @asynccontextmanager
