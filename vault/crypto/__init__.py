@@ -15,6 +15,7 @@ from vault.crypto.keyring import (
     create_keyring,
     generate_kek_file,
     open_keyring,
+    write_atomically,
 )
 from vault.crypto.local_parts import LocalPartCipher, sealed_key_id
 from vault.crypto.suite import KeySuite
@@ -42,4 +43,5 @@ __all__ = [
     "open_token",
     "seal_token",
     "sealed_key_id",
+    "write_atomically",
 ]

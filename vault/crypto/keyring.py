@@ -203,7 +203,7 @@ class Keyring:
         document = dict(self._header)
         document["nonce"] = _b64(nonce)
         document["sealed"] = _b64(sealed)
-        _atomic_write(self.path, json.dumps(document, indent=2).encode() + b"\n")
+        write_atomically(self.path, json.dumps(document, indent=2).encode() + b"\n")
 
 
 # -- creating and opening ------------------------------------------------------------------
@@ -278,7 +278,7 @@ def generate_kek_file(path: Path) -> None:
     if path.exists():
         raise KeyringError(f"{path} already exists; mailvault will not overwrite a KEK file")
     secret = _b64(primitives.random_bytes(primitives.KEY_BYTES)) + "\n"
-    _atomic_write(path, secret.encode())
+    write_atomically(path, secret.encode())
 
 
 def _read_kek_file(path: Path) -> bytes:
@@ -385,8 +385,8 @@ def _unb64(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write-then-rename so a crash never leaves half a keyring; 0600 from the first byte."""
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write-then-rename so a crash never leaves half a keyring file; 0600 from the first byte."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import tempfile
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from vault.audit import services as audit
-from vault.crypto import KEYRING_FILE, Kek, Key, Keyring, KeyStatus, Purpose
+from vault.crypto import KEYRING_FILE, Kek, Key, Keyring, KeyStatus, Purpose, write_atomically
 from vault.errors import Conflict, KeyringError, NotFound
 from vault.keys import rewrap as rewrapping
 from vault.keys import usage
@@ -47,21 +46,6 @@ def keyring_lock(keys_dir: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def _restore(path: Path, data: bytes) -> None:
-    """Put the keyring file back as it was (write-then-rename, like every keyring write)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @contextmanager
 def _changing_keyring(store: Vault) -> Iterator[Keyring]:
     with keyring_lock(store.settings.keys_dir):
@@ -82,7 +66,7 @@ def _saved_with(store: Vault, ring: Keyring) -> Iterator[Session]:
             saved = True
     except BaseException:
         if saved:
-            _restore(path, before)
+            write_atomically(path, before)  # put the keyring file back as it was
         raise
     store.use_keyring(ring)
 
