@@ -187,20 +187,20 @@ def test_interrupted_run_resumes_with_the_same_counts(
     small = retention_config(Settings(sections={"retention": {"batch_size": 4}}), environ={})
     from vault.retention import classes
 
-    real_delete = classes.RecordClass.delete
+    real_delete = classes.RecordClass.delete_expired
     calls = {"n": 0}
 
-    def dying_delete(self, session, keys):
+    def dying_delete(self, session, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        return real_delete(self, session, keys)
+        return real_delete(self, session, **kwargs)
 
-    monkeypatch.setattr(classes.RecordClass, "delete", dying_delete)
+    monkeypatch.setattr(classes.RecordClass, "delete_expired", dying_delete)
     with pytest.raises(KeyboardInterrupt):
         run_purge(store, small)
     assert count(store, Subscriber) == 25 - 8
-    monkeypatch.setattr(classes.RecordClass, "delete", real_delete)
+    monkeypatch.setattr(classes.RecordClass, "delete_expired", real_delete)
     clock.advance(timedelta(days=1))  # the resumed run keeps its original as_of
     run_id = run_purge(store, small)
     with store.read() as session:

@@ -94,17 +94,16 @@ def run_purge(
                 row = _class_row(session, run_id, name, lock=True)
                 if row.done:
                     break
-                keys = rule.record_class.expired_keys(
+                removed, last_key = rule.record_class.delete_expired(
                     session, cutoff=cutoff, limit=config.batch_size
                 )
-                if not keys:
+                if not removed:
                     _finish_class(session, run_id, rule)
                     break
-                removed = rule.record_class.delete(session, keys)
                 row.removed += removed
                 row.batches += 1
-                if rule.record_class is AUDIT_ENTRY:
-                    removed_through_seq = max(int(k) for k in keys)
+                if rule.record_class is AUDIT_ENTRY and last_key is not None:
+                    removed_through_seq = int(last_key)
             if progress:
                 progress(removed)
     with store.write() as session:
