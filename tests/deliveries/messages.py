@@ -7,6 +7,7 @@ here). Tests that need them skip, loudly, when the corpus is absent.
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -34,13 +35,27 @@ def template(name: str) -> bytes:
     return (need_corpus() / name).read_bytes()
 
 
+# A top-level Message-ID field with any folded continuation lines.
+_MESSAGE_ID_FIELD = re.compile(rb"(?im)^message-id:.*(?:\r?\n[ \t].*)*\r?\n")
+
+
 def message_for(kind: tuple[str, str], recipient: str) -> bytes:
-    """The template's message, reporting on ``recipient`` instead of its own recipient."""
+    """The template's message, reporting on ``recipient`` instead of its own recipient, under
+    a Message-ID of its own: each call is a new bounce, as each real one is (the same bytes
+    ingested twice are one report, see ``vault.deliveries.reports.message_identity``)."""
     name, original = kind
     raw = template(name)
     # Drop an mbox "From " line a template may start with, so messages can be joined into one.
     if raw.startswith(b"From "):
         raw = raw.partition(b"\n")[2]
+    header, blank, body = raw.partition(b"\n\n")
+    header = _MESSAGE_ID_FIELD.sub(b"", header + b"\n").rstrip(b"\n")
+    raw = (
+        b"Message-ID: <%s@bounces.test.example>\n" % uuid.uuid4().hex.encode()
+        + header
+        + blank
+        + body
+    )
     pattern = re.compile(re.escape(original.encode()), re.IGNORECASE)
     changed = pattern.sub(recipient.encode().replace(b"\\", b"\\\\"), raw)
     found = [r.recipient for r in parse_message(changed).recipients]

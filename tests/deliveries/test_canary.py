@@ -44,10 +44,13 @@ def test_canary_never_stored_or_logged_on_bounce_paths(
     complaint = message_for(COMPLAINT, CANARY)
     assert CANARY_LOCAL.encode() in bounce and CANARY_LOCAL.encode() in complaint
 
-    # A bounce (pending), the same bounce a day later (suppressed), a soft one and a complaint.
+    # A bounce (pending), the same bounce again (a duplicate, ignored), a second bounce a day
+    # later (suppressed), a soft one and a complaint.
     store.ingest([bounce, message_for(MAILBOX_FULL, CANARY)])
     clock.advance(timedelta(days=1))
-    summary = store.ingest([bounce, complaint, message_for(SPAM_BLOCK, CANARY)])
+    again = message_for(CORPORATE_HARD, CANARY)
+    summary = store.ingest([bounce, again, complaint, message_for(SPAM_BLOCK, CANARY)])
+    assert summary.tally.by_taken["duplicate"] == 1
     assert summary.tally.suppressions_added == {"hard_bounce": 1, "complaint": 1}
     assert store.check([CANARY])[0].reason == "complaint"
 
@@ -60,6 +63,7 @@ def test_canary_never_stored_or_logged_on_bounce_paths(
             "diagnostic": f'552 5.2.2 <{CANARY}>: mailbox of user: "{CANARY_LOCAL}" is full '
             f"(/var/mail/{CANARY_LOCAL.lower()})",
             "list": "news",
+            "event_id": f"<{CANARY_LOCAL}.retry@mta.example>",
         }
     )
     # One-click unsubscribe, twice.

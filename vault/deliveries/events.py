@@ -24,7 +24,10 @@ from vault.errors import InputError, InvalidAddress
 
 MAX_EVENT_BYTES = 64 * 1024
 MAX_DIAGNOSTIC_CHARS = 8192
-_FIELDS = frozenset({"type", "recipient", "status", "diagnostic", "occurred_at", "list"})
+_FIELDS = frozenset(
+    {"type", "recipient", "status", "diagnostic", "occurred_at", "list", "event_id"}
+)
+MAX_EVENT_ID_CHARS = 200
 _STATUS = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")
 
 
@@ -43,6 +46,9 @@ class DeliveryEvent:
     diagnostic: str | None = None
     occurred_at: datetime | None = None
     list: str | None = None
+    # The sender's own id for the event (a Message-ID serves): a retried event with the same id
+    # and recipient is recorded once. It is never stored or shown, only digested with the key.
+    event_id: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -104,6 +110,11 @@ def parse_event(data: object) -> DeliveryEvent:
             raise InputError("occurred_at must be an ISO 8601 date and time") from None
         if occurred_at.tzinfo is None:
             raise InputError("occurred_at needs a time zone (Z or +hh:mm)")
+    event_id = _text(data, "event_id")
+    if event_id is not None:
+        event_id = event_id.strip()
+        if not 1 <= len(event_id) <= MAX_EVENT_ID_CHARS:
+            raise InputError(f"event_id must have 1 to {MAX_EVENT_ID_CHARS} characters")
     list_name = _text(data, "list")
     if list_name is not None and "@" in list_name:
         # List names never hold '@' (the API refuses them); an unknown list's 404 names it.
@@ -115,6 +126,7 @@ def parse_event(data: object) -> DeliveryEvent:
         diagnostic=diagnostic,
         occurred_at=occurred_at,
         list=list_name.strip() if list_name else None,
+        event_id=event_id,
     )
 
 

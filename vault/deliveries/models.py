@@ -11,7 +11,16 @@ import uuid
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import Date, Index, Integer, SmallInteger, String, UniqueConstraint, Uuid
+from sqlalchemy import (
+    Date,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vault.db.base import Base, digest, timestamp, uuid_pk
@@ -36,6 +45,7 @@ class Taken(StrEnum):
     COUNTED = "counted"  # a temporary failure, counted towards an expiring suppression
     DOMAIN = "domain"  # not the recipient's fault: counted against the domain only
     IGNORED = "ignored"  # an auto-reply or similar: nothing to do, nothing stored
+    DUPLICATE = "duplicate"  # the same report was recorded before (re-ingested): nothing done
     PENDING = "pending"  # a hard bounce at a corporate domain, waiting for confirmation
     RESET = "reset"  # a successful delivery: counts and pending confirmations cleared
     SUPPRESSED = "suppressed"  # the address is now suppressed (or already was, for this reason)
@@ -54,6 +64,7 @@ class DeliveryOutcome(Base):
         Index(None, "subscriber_id"),
         Index(None, "domain", "occurred_at"),
         Index(None, "occurred_at"),
+        Index(None, "report_digest"),
     )
 
     id: Mapped[uuid_pk]
@@ -69,6 +80,10 @@ class DeliveryOutcome(Base):
     diagnostic: Mapped[str | None] = mapped_column(String(DIAGNOSTIC_CHARS), default=None)
     occurred_at: Mapped[timestamp]
     recorded_at: Mapped[timestamp]
+    # Which report this was, so that ingesting the same bounce again changes nothing: a keyed
+    # digest (index key) of the report's identity and the recipient, never either in clear.
+    # None for reports without an identity (a JSON event without ``event_id``).
+    report_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32), default=None)
 
 
 class BounceState(Base):

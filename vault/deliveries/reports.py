@@ -4,9 +4,10 @@ complaint message, or a JSON delivery event. Pure; nothing here touches the data
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from vault.addresses import Address, parse_address
@@ -32,6 +33,12 @@ MAX_MESSAGE_BYTES = 20 * 1024 * 1024
 FUTURE_SKEW = timedelta(minutes=5)
 # RFC 5322 field name, then a colon: what the first line of a mail message must look like.
 _HEADER_LINE = re.compile(rb"[\x21-\x39\x3b-\x7e]+[ \t]*:")
+# A Message-ID field of the top-level header, its value possibly folded onto the next line.
+_MESSAGE_ID = re.compile(
+    rb"^message-id:[ \t]*(?:\r?\n[ \t]+)?(<[^<>\s]{1,500}>)", re.IGNORECASE | re.MULTILINE
+)
+#: The top-level header is looked for in this much of a message.
+_HEADER_SCAN_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +55,9 @@ class Report:
     source: OutcomeSource
     occurred_at: datetime
     list_id: uuid.UUID | None = None
+    # What makes this report the same one when it arrives again (see ``message_identity``);
+    # held in memory only: the service stores a keyed digest of it with the recipient.
+    identity: bytes | None = None
 
     @property
     def delivered(self) -> bool:
@@ -79,10 +89,24 @@ def read_message(raw: bytes, *, now: datetime) -> MessageReports:
         parsed = parse_message(raw)
     except Exception:  # a parser bug must not stop a mailbox run; the message is reported
         return MessageReports(Kind.NONE, unreadable="the parser failed on it")
-    return reports_from_parsed(parsed, now=now)
+    return reports_from_parsed(parsed, now=now, identity=message_identity(raw))
 
 
-def reports_from_parsed(parsed: ParsedMessage, *, now: datetime) -> MessageReports:
+def message_identity(raw: bytes) -> bytes:
+    """What identifies a bounce or complaint message when it is ingested again: its own
+    Message-ID (the reporting MTA's, unique per report and kept by every copy), else a hash of
+    its bytes."""
+    head = bytes(raw[:_HEADER_SCAN_BYTES])
+    end = min((i for i in (head.find(b"\n\n"), head.find(b"\r\n\r\n")) if i >= 0), default=-1)
+    found = _MESSAGE_ID.search(head if end < 0 else head[:end])
+    if found is not None:
+        return b"message-id:" + found.group(1)
+    return b"sha256:" + hashlib.sha256(raw).digest()
+
+
+def reports_from_parsed(
+    parsed: ParsedMessage, *, now: datetime, identity: bytes | None = None
+) -> MessageReports:
     source = OutcomeSource.ARF if parsed.kind is Kind.ARF else OutcomeSource.DSN
     reports: list[Report] = []
     unusable: list[str] = []
@@ -92,7 +116,8 @@ def reports_from_parsed(parsed: ParsedMessage, *, now: datetime) -> MessageRepor
         except InvalidAddress as exc:
             unusable.append(str(exc))
             continue
-        reports.append(_from_recipient(recipient, address, source=source, now=now))
+        report = _from_recipient(recipient, address, source=source, now=now)
+        reports.append(replace(report, identity=identity) if identity else report)
     return MessageReports(parsed.kind, tuple(reports), unusable=tuple(unusable))
 
 
@@ -156,4 +181,5 @@ def report_from_event(event: DeliveryEvent, *, now: datetime) -> Report:
         diagnostic=event.diagnostic,
         source=OutcomeSource.EVENT,
         occurred_at=occurred_at,
+        identity=b"event-id:" + event.event_id.encode() if event.event_id else None,
     )

@@ -129,15 +129,24 @@ def record_reports(
     canonicals = list(dict.fromkeys(r.address.canonical for r in personal))
     subscribers = _subscribers(session, keys=keys, canonicals=canonicals)
     states = _states(session, keys=keys, canonicals=canonicals)
+    live_digests = [_live_report_digests(keys, r) for r in reports]
+    report_digests = [live[0] if live else None for live in live_digests]
+    seen = _seen_reports(session, live_digests=live_digests)
 
     tally = Tally(reports=len(reports))
     decisions: list[Decision] = []
     outcomes: list[dict[str, Any]] = []
     to_suppress: dict[tuple[SuppressionReason, datetime | None, str], dict[str, Address]] = {}
     touched: dict[str, _State] = {}
-    for report in reports:
+    for report, report_digest in zip(reports, report_digests, strict=True):
         canonical = report.address.canonical
         tally.by_action[report.action.value] += 1
+        if report_digest is not None and report_digest in seen:
+            # Ingested before (a mailbox read twice, an event retried): counting it again
+            # would make one bounce look like two, on two days, and suppress a good address.
+            tally.by_taken[Taken.DUPLICATE.value] += 1
+            decisions.append(Decision(report.action, Taken.DUPLICATE))
+            continue
         if _ignored(report):
             taken, suppression = Taken.IGNORED, None
         elif report.delivered:
@@ -185,8 +194,11 @@ def record_reports(
                     "diagnostic": scrub_diagnostic(report.diagnostic, report.address),
                     "occurred_at": report.occurred_at,
                     "recorded_at": now,
+                    "report_digest": report_digest,
                 }
             )
+            if report_digest is not None:
+                seen.add(report_digest)  # the same report twice in one batch
         decisions.append(Decision(report.action, taken, suppression, outcome_id, subscriber_id))
 
     for (reason, expires_at, source), addresses in to_suppress.items():
@@ -208,6 +220,36 @@ def record_reports(
         tally.outcomes_stored = len(outcomes)
     session.flush()
     return decisions, tally
+
+
+def _identity_text(report: Report) -> str | None:
+    if report.identity is None:
+        return None
+    # NUL separates the parts (no address holds one) and marks this apart from an address.
+    return f"report\x00{report.identity.hex()}\x00{report.address.canonical}"
+
+
+def _live_report_digests(keys: KeySuite, report: Report) -> list[bytes]:
+    """The report's digest under every live index key, the primary's (the one stored) first."""
+    if _ignored(report) or report.delivered:
+        return []  # never stored, so never a duplicate of anything
+    text = _identity_text(report)
+    return [] if text is None else keys.index.digests(text)
+
+
+def _seen_reports(session: Session, *, live_digests: Sequence[list[bytes]]) -> set[bytes]:
+    """The primary-key digests of the reports already stored with an outcome. Outcomes stored
+    under an older live index key count too, so a key rotation does not forget them."""
+    primary_of = {digest: live[0] for live in live_digests for digest in live}
+    found: set[bytes] = set()
+    candidates = list(primary_of)
+    for start in range(0, len(candidates), QUERY_CHUNK):
+        chunk = candidates[start : start + QUERY_CHUNK]
+        stored = session.scalars(
+            select(DeliveryOutcome.report_digest).where(DeliveryOutcome.report_digest.in_(chunk))
+        )
+        found.update(primary_of[digest] for digest in stored if digest is not None)
+    return found
 
 
 def _ignored(report: Report) -> bool:
