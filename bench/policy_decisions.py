@@ -105,8 +105,11 @@ class Server:
 
 
 @contextmanager
-def running_server(kind: str, env: dict[str, str], log_dir: Path) -> Iterator[Server]:
-    """``kind`` is "mailvault" (the real command) or "baseline" (always DUNNO)."""
+def running_server(
+    kind: str, env: dict[str, str], log_dir: Path, *, sockets: Path | None = None
+) -> Iterator[Server]:
+    """``kind`` is "mailvault" (the real command) or "baseline" (always DUNNO). With
+    ``sockets``, mailvault also listens on ``policy.sock`` and ``socketmap.sock`` there."""
     policy_port, socketmap_port = free_port(), free_port()
     log_path = log_dir / f"{kind}-{policy_port}.log"
     if kind == "mailvault":
@@ -120,6 +123,13 @@ def running_server(kind: str, env: dict[str, str], log_dir: Path) -> Iterator[Se
             "--socketmap-listen",
             f"127.0.0.1:{socketmap_port}",
         ]
+        if sockets is not None:
+            argv += [
+                "--unix",
+                str(sockets / "policy.sock"),
+                "--socketmap-unix",
+                str(sockets / "socketmap.sock"),
+            ]
     else:
         argv = [
             sys.executable,

@@ -4,12 +4,15 @@ privacy-free way), interleaved in the same run.
 
     python bench/policy_postfix.py [--rounds 3] [--messages 200] [--sessions 10] [--entries 100000]
 
-One private Postfix (needs root and Postfix, see tests/policy/install_postfix.sh) with three
+One private Postfix (needs root and Postfix, see tests/policy/install_postfix.sh) with five
 smtpd listeners that differ only in the recipient check:
 
-    policy     check_policy_service inet:…          (mailvault policy-server)
-    socketmap  check_recipient_access socketmap:…   (the same process)
-    lmdb       check_recipient_access lmdb:…        (a postmap'ed file of suppressed addresses)
+    policy          check_policy_service inet:…                 (mailvault policy-server)
+    socketmap       check_recipient_access socketmap:inet:…     (the same process)
+    policy-unix     check_policy_service unix:…                 (the same, over a Unix socket)
+    socketmap-unix  check_recipient_access socketmap:unix:…     (the same, over a Unix socket)
+    lmdb            check_recipient_access lmdb:…               (a postmap'ed file of suppressed
+                                                                 addresses)
 
 `smtp-source -A -d -s SESSIONS -m MESSAGES -r 100` submits to each in turn, relayed to
 `smtp-sink`; one recipient in ten is suppressed. The error tarpit is relaxed on every listener
@@ -31,11 +34,16 @@ from pathlib import Path
 from common import addresses, report, throwaway_store
 from policy_decisions import fill_store, free_port, running_server, store_env
 
-from tests.policy.postfix_harness import PostfixInstance, postfix_missing_reason
+from tests.policy.postfix_harness import (
+    PostfixInstance,
+    grant_postfix_group,
+    postfix_missing_reason,
+    socket_directory,
+)
 from vault.addresses import parse_address
 from vault.suppressions.models import SuppressionReason
 
-VARIANTS = ("lmdb", "policy", "socketmap")
+VARIANTS = ("lmdb", "policy", "socketmap", "policy-unix", "socketmap-unix")
 RECIPIENTS = 100  # per message: smtp-source -r names them rcpt@, 2rcpt@, ..., 100rcpt@
 SUPPRESSED_EVERY = 10  # recipients 10, 20, ..., 100 of every message
 
@@ -80,6 +88,8 @@ class BenchPostfix(PostfixInstance):
             "policy": self.smtp_port,
             "socketmap": self.socketmap_smtp_port,
             "lmdb": self.lmdb_smtp_port,
+            "policy-unix": self.unix_policy_smtp_port,
+            "socketmap-unix": self.unix_socketmap_smtp_port,
         }[variant]
 
     def write_lmdb(self, suppressed: list[str]) -> None:
@@ -182,11 +192,19 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         try:
-            with running_server("mailvault", store_env(store), Path(logs)) as server:
+            with (
+                socket_directory() as sockets,
+                running_server(
+                    "mailvault", store_env(store), Path(logs), sockets=sockets
+                ) as server,
+            ):
+                grant_postfix_group(sockets / "policy.sock", sockets / "socketmap.sock")
                 postfix = BenchPostfix(
                     policy_port=server.policy_port,
                     socketmap_port=server.socketmap_port,
                     sink_port=sink_port,
+                    policy_socket=sockets / "policy.sock",
+                    socketmap_socket=sockets / "socketmap.sock",
                 )
                 try:
                     postfix.start()
@@ -201,7 +219,8 @@ def main() -> None:
                         )
                     for round_no in range(args.rounds):
                         # Rotate the order, so that no variant always runs first.
-                        order = VARIANTS[round_no % 3 :] + VARIANTS[: round_no % 3]
+                        shift = round_no % len(VARIANTS)
+                        order = VARIANTS[shift:] + VARIANTS[:shift]
                         for variant in order:
                             base = recipient_base(round_no, variant)
                             started = time.perf_counter()
@@ -243,6 +262,8 @@ def main() -> None:
         ("lmdb", "lmdb: access map (baseline)"),
         ("policy", "mailvault policy service"),
         ("socketmap", "mailvault socketmap"),
+        ("policy-unix", "mailvault policy service, Unix socket"),
+        ("socketmap-unix", "mailvault socketmap, Unix socket"),
     ):
         s, t = rate(submit_times[variant]), rate(total_times[variant])
         rows.append(

@@ -8,6 +8,7 @@ Postfix's master does. ``tests/policy/install_postfix.sh`` installs the binaries
 from __future__ import annotations
 
 import contextlib
+import grp
 import json
 import os
 import re
@@ -184,6 +185,24 @@ dead_policy_restrictions =
 transport_maps = socketmap:inet:127.0.0.1:{socketmap_port}:transport
 """
 
+# The same two checks over Unix sockets, for the listeners added when the service has them.
+UNIX_MAIN_CF = """
+unix_policy_restrictions =
+    check_policy_service {{ unix:{policy_socket}, timeout=5s,
+        default_action=DEFER_IF_PERMIT }},
+    permit_mynetworks, reject
+unix_socketmap_restrictions =
+    check_recipient_access socketmap:unix:{socketmap_socket}:suppressed,
+    permit_mynetworks, reject
+"""
+
+UNIX_MASTER_CF = """\
+127.0.0.1:{unix_policy_smtp_port} inet n - n - - smtpd
+    -o smtpd_recipient_restrictions=$unix_policy_restrictions
+127.0.0.1:{unix_socketmap_smtp_port} inet n - n - - smtpd
+    -o smtpd_recipient_restrictions=$unix_socketmap_restrictions
+"""
+
 MASTER_CF = """\
 # service type  private unpriv  chroot  wakeup  maxproc command + args
 127.0.0.1:{smtp_port} inet n - n - - smtpd
@@ -225,6 +244,15 @@ class PostfixInstance:
     socketmap_smtp_port: int = field(default_factory=free_port)
     dead_policy_smtp_port: int = field(default_factory=free_port)
     dead_policy_port: int = field(default_factory=free_port)
+    # The service's Unix sockets, if it has them: two more listeners check through those.
+    policy_socket: Path | None = None
+    socketmap_socket: Path | None = None
+    unix_policy_smtp_port: int = field(default_factory=free_port)
+    unix_socketmap_smtp_port: int = field(default_factory=free_port)
+
+    @property
+    def over_unix(self) -> bool:
+        return self.policy_socket is not None and self.socketmap_socket is not None
 
     @property
     def config_dir(self) -> Path:
@@ -262,16 +290,22 @@ class PostfixInstance:
             "socketmap_smtp_port": self.socketmap_smtp_port,
             "dead_policy_smtp_port": self.dead_policy_smtp_port,
             "dead_policy_port": self.dead_policy_port,
+            "policy_socket": self.policy_socket,
+            "socketmap_socket": self.socketmap_socket,
+            "unix_policy_smtp_port": self.unix_policy_smtp_port,
+            "unix_socketmap_smtp_port": self.unix_socketmap_smtp_port,
         }
 
     def _main_cf(self, values: dict[str, object]) -> str:
-        return MAIN_CF.format(**values)
+        return MAIN_CF.format(**values) + (UNIX_MAIN_CF.format(**values) if self.over_unix else "")
 
     def _master_cf(self, values: dict[str, object]) -> str:
-        return MASTER_CF.format(**values)
+        unix = UNIX_MASTER_CF.format(**values) if self.over_unix else ""
+        return MASTER_CF.format(**values) + unix
 
     def _smtp_ports(self) -> tuple[int, ...]:
-        return (self.smtp_port, self.socketmap_smtp_port, self.dead_policy_smtp_port)
+        unix = (self.unix_policy_smtp_port, self.unix_socketmap_smtp_port) if self.over_unix else ()
+        return (self.smtp_port, self.socketmap_smtp_port, self.dead_policy_smtp_port, *unix)
 
     def stop(self) -> None:
         """Stop the master cleanly; kill whatever is left of this instance; remove the tree."""
@@ -389,11 +423,39 @@ def _alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
+def socket_directory() -> Iterator[Path]:
+    """A directory for the service's Unix sockets that Postfix's smtpd (user postfix) can reach."""
+    path = Path(tempfile.mkdtemp(prefix="mailvault-sockets-"))
+    os.chmod(path, 0o755)  # noqa: S103 - smtpd must traverse it; nothing secret lives here
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def grant_postfix_group(*sockets: Path) -> None:
+    """Give the sockets (mode 0660) to group postfix, as running the service with the postfix
+    group does (systemd ``Group=postfix``, see docs/postfix.md)."""
+    gid = grp.getgrnam("postfix").gr_gid
+    for socket_path in sockets:
+        os.chown(socket_path, -1, gid)
+
+
+@contextlib.contextmanager
 def running_postfix(
-    *, policy_port: int, socketmap_port: int, sink_port: int
+    *,
+    policy_port: int,
+    socketmap_port: int,
+    sink_port: int,
+    policy_socket: Path | None = None,
+    socketmap_socket: Path | None = None,
 ) -> Iterator[PostfixInstance]:
     instance = PostfixInstance(
-        policy_port=policy_port, socketmap_port=socketmap_port, sink_port=sink_port
+        policy_port=policy_port,
+        socketmap_port=socketmap_port,
+        sink_port=sink_port,
+        policy_socket=policy_socket,
+        socketmap_socket=socketmap_socket,
     )
     try:
         instance.start()

@@ -8,6 +8,7 @@ addresses, so the order of the tests does not matter.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
 import time
@@ -17,7 +18,14 @@ from email.message import EmailMessage
 import pytest
 
 from .doubles import MemoryLookup
-from .postfix_harness import PostfixInstance, Sink, need_postfix, running_postfix
+from .postfix_harness import (
+    PostfixInstance,
+    Sink,
+    grant_postfix_group,
+    need_postfix,
+    running_postfix,
+    socket_directory,
+)
 from .server_thread import server_in_thread
 
 pytestmark = pytest.mark.slow
@@ -59,15 +67,30 @@ def sink() -> Iterator[Sink]:
 def postfix(
     _postfix_available: None, lookup: MemoryLookup, sink: Sink
 ) -> Iterator[PostfixInstance]:
-    with server_in_thread(lookup, listen="127.0.0.1:0", socketmap_listen="127.0.0.1:0") as server:
+    with contextlib.ExitStack() as stack:
+        sockets = stack.enter_context(socket_directory())
+        policy_socket, socketmap_socket = sockets / "policy.sock", sockets / "socketmap.sock"
+        server = stack.enter_context(
+            server_in_thread(
+                lookup,
+                listen="127.0.0.1:0",
+                socketmap_listen="127.0.0.1:0",
+                unix=str(policy_socket),
+                socketmap_unix=str(socketmap_socket),
+            )
+        )
         assert server.bound.policy is not None
         assert server.bound.socketmap is not None
-        with running_postfix(
-            policy_port=server.bound.policy[1],
-            socketmap_port=server.bound.socketmap[1],
-            sink_port=sink.port,
-        ) as instance:
-            yield instance
+        grant_postfix_group(policy_socket, socketmap_socket)
+        yield stack.enter_context(
+            running_postfix(
+                policy_port=server.bound.policy[1],
+                socketmap_port=server.bound.socketmap[1],
+                sink_port=sink.port,
+                policy_socket=policy_socket,
+                socketmap_socket=socketmap_socket,
+            )
+        )
 
 
 def message(subject: str) -> EmailMessage:
@@ -185,6 +208,22 @@ def test_socketmap_check_recipient_access(
     assert (code, text[:6]) == (451, b"4.3.0 ")  # Postfix's reply to a table lookup error
     assert never_delivered(sink, "ok4@example.org")
     assert never_delivered(sink, "gone2@example.org", settle=0)
+
+
+@pytest.mark.parametrize("protocol", ["policy", "socketmap"])
+def test_the_checks_work_over_unix_sockets(
+    postfix: PostfixInstance, sink: Sink, lookup: MemoryLookup, protocol: str
+) -> None:
+    port = (
+        postfix.unix_policy_smtp_port if protocol == "policy" else postfix.unix_socketmap_smtp_port
+    )
+    kept = f"ok-unix-{protocol}@example.org"
+    refused = send(port, ["gone3@example.org", kept], f"over a Unix socket ({protocol})")
+    code, text = refused["gone3@example.org"]
+    assert (code, REJECTED_UNSUBSCRIBE in text) == (550, True)
+    assert kept not in refused
+    assert sink.wait_for_recipient(kept)
+    assert never_delivered(sink, "gone3@example.org", settle=0)
 
 
 def test_transport_maps_stop_mail_injected_with_sendmail(
