@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,10 @@ from sqlalchemy import select
 from tests.conftest import TEST_PASSPHRASE
 from vault.addresses import parse_address
 from vault.audit.models import AuditEntry
+from vault.clock import FixedClock
 from vault.config import Settings
 from vault.crypto import Kek, KeyStatus, Purpose, open_keyring, primitives
-from vault.errors import Conflict, NotFound, UnknownKey, WrongKek
+from vault.errors import Conflict, InvalidToken, NotFound, UnknownKey, WrongKek
 from vault.keys import services
 from vault.store import Vault
 from vault.subscribers.models import ConsentMethod, Subscriber
@@ -79,6 +81,37 @@ def test_retire_refuses_the_primary_and_unknown_versions(store: Vault) -> None:
         services.retire(store, purpose=Purpose.TOKEN, version=1)
     with pytest.raises(NotFound, match="no index key version 7"):
         services.retire(store, purpose=Purpose.INDEX, version=7)
+
+
+def test_retiring_a_token_key_that_signed_recent_links_needs_break_links(
+    store: Vault, clock: FixedClock
+) -> None:
+    news = store.create_list("news")
+    subscribed = store.subscribe(
+        "a@example.com", list_name="news", consent=ConsentMethod.SINGLE_OPT_IN, source="t"
+    )
+    assert subscribed.subscriber_id is not None
+    sent = store.unsubscribe_token(subscriber_id=subscribed.subscriber_id, list_id=news.id)
+    rotation = services.rotate(store, purpose=Purpose.TOKEN)
+    clock.set(rotation.new.created_at + timedelta(days=services.TOKEN_LINK_DAYS - 1))
+    with pytest.raises(Conflict, match=r"signed the unsubscribe links .* --break-links"):
+        services.retire(store, purpose=Purpose.TOKEN, version=1)
+    with pytest.raises(Conflict, match="token keys only"):
+        services.retire(store, purpose=Purpose.INDEX, version=1, break_links=True)
+    store.verify_unsubscribe_token(sent)  # the link in mail already sent still works
+
+    services.retire(store, purpose=Purpose.TOKEN, version=1, break_links=True)
+    with pytest.raises(InvalidToken):
+        store.verify_unsubscribe_token(sent)
+
+
+def test_a_token_key_retires_without_a_flag_once_its_links_are_old(
+    store: Vault, clock: FixedClock
+) -> None:
+    rotation = services.rotate(store, purpose=Purpose.TOKEN)
+    clock.set(rotation.new.created_at + timedelta(days=services.TOKEN_LINK_DAYS))
+    retired = services.retire(store, purpose=Purpose.TOKEN, version=1)
+    assert retired.key.status == KeyStatus.RETIRED
 
 
 @pytest.mark.parametrize("purpose", [Purpose.ADDRESS, Purpose.INDEX])

@@ -222,6 +222,14 @@ def keys_retire(
         int | None,
         typer.Option("--confirm", help="With --drop-entries: the number of entries, typed."),
     ] = None,
+    break_links: Annotated[
+        bool,
+        typer.Option(
+            "--break-links",
+            help="Token keys only: retire even though it signed unsubscribe links in the last "
+            "90 days (those links then fail).",
+        ),
+    ] = False,
 ) -> None:
     """Destroy the material of a non-primary key version. Refused while rows still use it;
     suppression entries can be dropped with --drop-entries and a typed confirmation."""
@@ -231,7 +239,12 @@ def keys_retire(
             if held:
                 confirm = _typed_confirmation(held)
         retirement = services.retire(
-            store, purpose=purpose, version=version, drop_entries=drop_entries, confirm=confirm
+            store,
+            purpose=purpose,
+            version=version,
+            drop_entries=drop_entries,
+            confirm=confirm,
+            break_links=break_links,
         )
     key = retirement.key
     dropped = f"; dropped {retirement.dropped} suppression entries" if retirement.dropped else ""

@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -219,18 +220,25 @@ def retire(
     version: int,
     drop_entries: bool = False,
     confirm: int | None = None,
+    break_links: bool = False,
 ) -> Retirement:
     """Destroy a non-primary version's material. Refused while any row still names the key;
     for a suppression key, ``drop_entries`` with ``confirm`` equal to the number of entries
-    deletes them first (they stop suppressing: the audit entry records how many)."""
+    deletes them first (they stop suppressing: the audit entry records how many). A token key
+    that signed unsubscribe links in the last ``TOKEN_LINK_DAYS`` is refused unless
+    ``break_links``: no row records those links, but they sit in people's mailboxes."""
     if drop_entries and purpose != Purpose.SUPPRESSION:
         raise Conflict("--drop-entries applies to suppression keys only")
+    if break_links and purpose != Purpose.TOKEN:
+        raise Conflict("--break-links applies to token keys only")
     with _changing_keyring(store) as ring:
         key = _shared(ring, purpose, version)
         if key.status == KeyStatus.RETIRED:
             raise Conflict(f"{key.label} is already retired")
         if key.status == KeyStatus.PRIMARY:
             raise Conflict(f"{key.label} is primary; rotate first, then retire it")
+        if purpose == Purpose.TOKEN and not break_links:
+            _refuse_if_links_are_recent(ring, key, now=store.now())
         dropped = 0
         with _saved_with(store, ring) as session:
             _hold_writers(session, purpose)
@@ -263,6 +271,23 @@ def retire(
                 dropped_entries=dropped,
             )
     return Retirement(retired, dropped)
+
+
+#: How long unsubscribe links keep working after their key stops signing: mail is read, and
+#: List-Unsubscribe used, weeks and months after it is sent.
+TOKEN_LINK_DAYS = 90
+
+
+def _refuse_if_links_are_recent(ring: Keyring, key: Key, *, now: datetime) -> None:
+    newer = [k.created_at for k in ring.entries(key.purpose) if k.version > key.version]
+    stopped_signing = min(newer, default=now)
+    safe_from = stopped_signing + timedelta(days=TOKEN_LINK_DAYS)
+    if now < safe_from:
+        raise Conflict(
+            f"{key.label} signed the unsubscribe links of mail sent until "
+            f"{stopped_signing:%Y-%m-%d}; retiring it makes those links fail (404). Wait until "
+            f"{safe_from:%Y-%m-%d} ({TOKEN_LINK_DAYS} days), or pass --break-links"
+        )
 
 
 def _still_used(key: Key, rows: dict[str, int]) -> str:
