@@ -70,6 +70,22 @@ def test_user_unknown_after_data_is_a_filter() -> None:
     assert classify(status="5.0.0", diagnostic=text, command="RCPT") is Reason.USER_UNKNOWN
 
 
+def test_mailbox_words_without_rcpt_under_a_vague_code_are_a_filter() -> None:
+    # Nothing says RCPT TO was refused, and the code does not name the mailbox.
+    text = "550 5.7.1 550 User Unknown: a@b.example"
+    assert classify(status="5.7.1", diagnostic=text) is Reason.FILTERED
+    assert classify(status="5.0.0", diagnostic="550 <a@b.example> No such user here") is (
+        Reason.FILTERED
+    )
+    # A code that names the mailbox, or the answer to RCPT TO, still means the user is unknown.
+    assert classify(status="5.1.1", diagnostic=text) is Reason.USER_UNKNOWN
+    assert classify(status="5.7.1", diagnostic=text, command="RCPT") is Reason.USER_UNKNOWN
+    # A refused sender is not a mask for a missing mailbox.
+    assert classify(status="5.1.8", diagnostic="501 5.1.8 Sender address rejected") is (
+        Reason.REJECTED
+    )
+
+
 def test_local_delivery_program_failure_is_a_mailer_error() -> None:
     reason = classify(status="5.1.1", diagnostic="procmail: No such user", diagnostic_type="x-unix")
     assert reason is Reason.MAILER_ERROR

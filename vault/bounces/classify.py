@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from vault.bounces.model import Reason
-from vault.bounces.phrases import NETWORK_FAILURE, PHRASES, QUEUE_EXPIRY
+from vault.bounces.phrases import MAILBOX_MISSING, NETWORK_FAILURE, PHRASES, QUEUE_EXPIRY
 from vault.bounces.status import reason_for_status
 
 # Reasons tried first, in this order: the specific ones a status code or a phrase can name.
@@ -71,7 +71,7 @@ _SPACE = re.compile(r"\s+")
 # unlike a bare "user unknown", filters do not borrow these words.
 _DIRECTORY_MISS = re.compile(
     r"recipient name is not recognized|not listed in (?:the )?(?:domino directory|public name"
-    r"|directory)|no such user|invalid (?:final delivery userid|recipient)|user not exist"
+    r"|directory)|invalid (?:final delivery userid|recipient)|user not exist"
     r"|unknown user(?::| [^\s<]+@)|recip(?:ient)?notfound|mailbox unavailable|no valid recipients",
     re.IGNORECASE,
 )
@@ -177,7 +177,16 @@ def _first_pass_match(reason: Reason, *, coded: Reason | None, text: str, comman
             return matches(Reason.USER_UNKNOWN, text) or matches(reason, text)
         if command in _BEFORE_DATA:
             return False
-        return matches(reason, text) or (command == "DATA" and matches(Reason.USER_UNKNOWN, text))
+        if matches(reason, text) or (command == "DATA" and matches(Reason.USER_UNKNOWN, text)):
+            return True
+        # Nothing shows the words answered RCPT TO and the code does not name the mailbox: a
+        # filter that masks its refusal as "no such user" (Sisimai reads these as filtered).
+        return (
+            not command
+            and (coded is None or coded in _VAGUE)
+            and MAILBOX_MISSING.search(text) is not None
+            and not matches(Reason.REJECTED, text)
+        )
     if reason is Reason.REJECTED:
         if coded is Reason.REJECTED:
             return True

@@ -47,6 +47,19 @@ QUEUE_EXPIRY = _any(
     r"the recipient server did not accept our requests to connect",
 )
 
+#: How a server says that the mailbox itself does not exist, narrower than the user-unknown
+#: phrases below: no "unknown address" (Amazon SES's label for any 5.1.0) or "address rejected"
+#: (a sender's too). Said outside the answer to RCPT TO, under a code that does not name the
+#: mailbox, these words are often a content filter's mask.
+MAILBOX_MISSING = _any(
+    r"user ?unknown",
+    r"unknown (?:user|recipient|mailbox)",
+    r"no such (?:user|mailbox|recipient)",
+    r"(?:user|recipient|mailbox)(?: \S+)? (?:does not exist|not found)",
+    r"mailbox (?:is )?(?:unavailable|invalid|not present)",
+    r"invalid (?:recipient|mailbox|user)",
+)
+
 PHRASES: Mapping[Reason, re.Pattern[str]] = {
     Reason.MAILBOX_FULL: _any(
         r"mail ?box (?:is )?full",

@@ -1,0 +1,110 @@
+"""Reporting MTAs recognised by their headers, whose own phrases name the reason."""
+
+from __future__ import annotations
+
+from vault.bounces import Group, Reason, parse_message
+
+
+def _report(headers: str, text: str, status: str = "5.0.0", diagnostic: str = "") -> bytes:
+    code = f"Diagnostic-Code: smtp; {diagnostic}\n" if diagnostic else ""
+    return (
+        f"{headers}\n"
+        "MIME-Version: 1.0\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\n'
+        "\n"
+        "--B\n"
+        "Content-Type: text/plain\n"
+        "\n"
+        f"{text}\n"
+        "\n"
+        "--B\n"
+        "Content-Type: message/delivery-status\n"
+        "\n"
+        "Reporting-MTA: dns; mx.example.net\n"
+        "\n"
+        "Final-Recipient: rfc822; kijitora@example.jp\n"
+        "Action: failed\n"
+        f"Status: {status}\n"
+        f"{code}"
+        "\n"
+        "--B--\n"
+    ).encode()
+
+
+def _reason(raw: bytes) -> Reason:
+    (recipient,) = parse_message(raw).recipients
+    assert recipient.recipient == "kijitora@example.jp"
+    return recipient.reason
+
+
+_PLAIN = "From: MAILER-DAEMON@mx.example.net\nTo: sender@example.org\nSubject: Returned mail"
+_NO_SUCH_USER = "550 kijitora@example.jp... No such user"
+
+
+def test_no_such_user_from_an_unknown_filter_is_not_trusted() -> None:
+    raw = _report(_PLAIN, "Delivery failed.", diagnostic=_NO_SUCH_USER)
+    assert _reason(raw) is Reason.FILTERED
+
+
+def test_mcafee_gateway_means_what_it_says() -> None:
+    headers = (
+        "From: <>\nTo: sender@example.org\nSubject: Delivery Status\n"
+        "X-NAI-Header: Modified by McAfee Email Gateway (4500)"
+    )
+    raw = _report(
+        headers, "--- The following addresses had delivery problems ---", diagnostic=_NO_SUCH_USER
+    )
+    assert _reason(raw) is Reason.USER_UNKNOWN
+
+
+def test_messagelabs_phrases() -> None:
+    headers = (
+        "From: Mail Delivery System <MAILER-DAEMON@messagelabs.com>\nTo: sender@example.org\n"
+        "Subject: Mail Delivery Failure\nX-Msg-Ref: server-1.tower-2.messagelabs.com!1!2!3"
+    )
+    assert _reason(_report(headers, "", diagnostic="542 kijitora@example.jp Rejected")) is (
+        Reason.USER_UNKNOWN
+    )
+    text = "553 Please turn on SMTP Authentication in your mail client"
+    assert _reason(_report(headers, "", diagnostic=text)) is Reason.SECURITY_ERROR
+    # Lower-case "rejected" is ordinary prose, not the gateway's verdict.
+    text = "554 message rejected: sender address refused"
+    assert _reason(_report(headers, "", diagnostic=text)) is not Reason.USER_UNKNOWN
+
+
+def test_the_same_words_from_a_lookalike_sender_are_not_the_gateways() -> None:
+    headers = (
+        "From: Mail Delivery System <MAILER-DAEMON@messagelabs.example.com>\n"
+        "To: sender@example.org\nSubject: Mail Delivery Failure\nX-Msg-Ref: x"
+    )
+    raw = _report(headers, "", diagnostic="542 kijitora@example.jp Rejected")
+    assert parse_message(raw).recipients[0].group is not Group.PERMANENT
+
+
+def test_domino_reads_its_verdict_from_the_report_text() -> None:
+    headers = "From: Postmaster@example.jp\nTo: sender@example.org\nSubject: DELIVERY FAILURE: x"
+    text = (
+        "Your message\n\n  Subject: Hello\n\nwas not delivered to:\n\n  kijitora@example.jp\n\n"
+        "because:\n\n  User Neko (kijitora@example.jp) not listed in Domino Directory\n"
+    )
+    assert _reason(_report(headers, text)) is Reason.USER_UNKNOWN
+
+
+def test_ezweb_states_the_accounts_condition_above_the_addresses() -> None:
+    headers = (
+        "From: Mail Administrator <Postmaster@ezweb.ne.jp>\nTo: sender@example.org\n"
+        "Subject: Mail System Error - Returned Mail"
+    )
+    text = (
+        "The user(s) account is disabled.\n\n"
+        "<kijitora@example.jp>: 550 user unknown (in reply to RCPT TO command)"
+    )
+    assert _reason(_report(headers, text)) is Reason.SUSPENDED
+
+
+def test_ses_receipt_rule_bounce_is_a_filter() -> None:
+    headers = f"{_PLAIN}\nX-SES-Outgoing: 2015.10.01-192.0.2.7"
+    raw = _report(
+        headers, "This message could not be delivered.", "5.1.1", "550 5.1.1 Mailbox does not exist"
+    )
+    assert _reason(raw) is Reason.FILTERED

@@ -1,0 +1,210 @@
+"""Reporting MTAs and gateways that word their notices in fixed phrases of their own.
+
+Recognised by their headers (as Sisimai's ``Lhost`` classes recognise them), such a notice means
+what its vendor's phrase table says, whatever a generic reading of the words would suggest:
+McAfee's and MessageLabs' gateways write "No such user" only for a refused mailbox, while the
+same words from an unknown filter may mask a refused sender.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from email.message import Message
+
+from vault.bounces.findings import Finding
+from vault.bounces.mime import header, header_addresses
+from vault.bounces.model import Reason
+
+R = Reason
+_Table = tuple[tuple[re.Pattern[str], Reason], ...]
+
+
+def _table(*rows: tuple[str, Reason]) -> _Table:
+    return tuple((re.compile(pattern, re.IGNORECASE), reason) for pattern, reason in rows)
+
+
+@dataclass(frozen=True, slots=True)
+class _Lhost:
+    """One reporting MTA: how to recognise its notices, and what its phrases mean.
+
+    ``whole_report`` says the MTA writes its verdict apart from the recipient's lines (above
+    the list of addresses, say), so the phrases are looked for in the whole report text too.
+    """
+
+    name: str
+    recognise: Callable[[Message], bool]
+    phrases: _Table
+    whole_report: bool = False
+
+
+def _from_address(msg: Message) -> str:
+    found = header_addresses(msg, "From")
+    return found[0].lower() if found else ""
+
+
+def _received(msg: Message) -> str:
+    return " ".join(str(value) for value in msg.get_all("Received") or [])
+
+
+# "Modified by McAfee Email Gateway", "... Email and Web Security Virtual Appliance".
+def _is_mcafee(msg: Message) -> bool:
+    return "modified by mcafee" in header(msg, "X-NAI-Header").lower() and header(
+        msg, "Subject"
+    ).lower().startswith("delivery status")
+
+
+def _is_messagelabs(msg: Message) -> bool:
+    return (
+        bool(msg.get("X-Msg-Ref"))
+        and _from_address(msg).endswith("@messagelabs.com")
+        and header(msg, "Subject").lower().startswith("mail delivery failure")
+    )
+
+
+# Verizon Wireless's SMS and MMS gateways: vtext.com answers in its own "Error:" report.
+def _is_verizon(msg: Message) -> bool:
+    sender = _from_address(msg)
+    if sender == "post_master@vtext.com":
+        return ".vtext.com (" in _received(msg)
+    return sender.endswith(".vzwpix.com") and sender.startswith("sysadmin@")
+
+
+def _is_interscan(msg: Message) -> bool:
+    sender = str(msg.get("From", ""))
+    subject = header(msg, "Subject")
+    return (
+        "InterScan MSS" in sender
+        or "InterScan Notification" in sender
+        or subject
+        in {
+            "Mail could not be delivered",
+            "メッセージを配信できません。",
+            "メール配信に失敗しました",
+        }
+    )
+
+
+def _is_domino(msg: Message) -> bool:
+    return header(msg, "Subject").startswith("DELIVERY FAILURE:")
+
+
+def _is_notes(msg: Message) -> bool:
+    return header(msg, "Subject").startswith("Undeliverable message")
+
+
+# KDDI's au (ezweb.ne.jp) MTA, which states the account's condition above the address list.
+def _is_ezweb(msg: Message) -> bool:
+    return _from_address(msg).endswith("@ezweb.ne.jp") or "(EZweb Mail)" in _received(msg)
+
+
+# Amazon SES receiving: the domain owner's receipt rule bounces with a template of its choice,
+# so "Mailbox does not exist" there is a rule's decision, not a directory's.
+def _is_receiving_ses(msg: Message) -> bool:
+    return bool(msg.get("X-SES-Outgoing"))
+
+
+_LHOSTS: tuple[_Lhost, ...] = (
+    _Lhost(
+        "McAfee",
+        _is_mcafee,
+        _table(
+            (r" user \([^()\s]{1,254}@[^()\s]{1,254}\) unknown\. ", R.USER_UNKNOWN),
+            (r"550 unknown user \S+@\S+", R.USER_UNKNOWN),
+            (r"550 <[^<>\s]{1,254}@[^<>\s]{1,254}>\.+ user not exist", R.USER_UNKNOWN),
+            (r"no such user", R.USER_UNKNOWN),
+        ),
+    ),
+    _Lhost(
+        "MessageLabs",
+        _is_messagelabs,
+        _table(
+            (r"please turn on smtp authentication in your mail client", R.SECURITY_ERROR),
+            # Case matters: "542 " is the reply code, " Rejected" the gateway's capitalised verdict.
+            (r"(?-i:542 | Rejected|No such user)", R.USER_UNKNOWN),
+        ),
+    ),
+    _Lhost(
+        "Verizon",
+        _is_verizon,
+        _table(
+            (r"550 - requested action not taken: no such user here", R.USER_UNKNOWN),
+            (r"no valid recipients for this mm", R.USER_UNKNOWN),
+        ),
+    ),
+    _Lhost(
+        "InterScan MSS",
+        _is_interscan,
+        # The gateway's own notice, written when the next hop refused the recipient.
+        _table((r"unable to deliver message to <", R.USER_UNKNOWN)),
+    ),
+    _Lhost(
+        "Domino",
+        _is_domino,
+        _table(
+            (r"not listed in (?:domino directory|public name & address book)", R.USER_UNKNOWN),
+            (r"domino ?ディレクトリには見つかりません", R.USER_UNKNOWN),
+            (r"cannot route mail to user", R.FILTERED),
+            (r"several matches found in domino directory", R.SYSTEM_ERROR),
+        ),
+        whole_report=True,
+    ),
+    _Lhost(
+        "Notes",
+        _is_notes,
+        _table(
+            (r"user +not listed in public name & address book", R.USER_UNKNOWN),
+            (r"ディレクトリのリストにありません", R.USER_UNKNOWN),
+            (r"message has exceeded maximum hop count", R.NETWORK_ERROR),
+        ),
+        whole_report=True,
+    ),
+    _Lhost(
+        "EZweb",
+        _is_ezweb,
+        _table(
+            (r"the user\(s\) account is temporarily over quota", R.MAILBOX_FULL),
+            (r"the user\(s\) account is (?:disabled|temporarily limited)", R.SUSPENDED),
+            (r"your message was not delivered within ", R.EXPIRED),
+        ),
+        whole_report=True,
+    ),
+    _Lhost(
+        "Amazon SES receiving",
+        _is_receiving_ses,
+        _table(
+            (r"mailbox does not exist", R.FILTERED),
+            (r"message too large", R.MESSAGE_TOO_BIG),
+            (r"mailbox full", R.MAILBOX_FULL),
+            (r"message content rejected", R.CONTENT_ERROR),
+        ),
+    ),
+)
+
+
+def _lookup(table: _Table, text: str) -> Reason | None:
+    for pattern, reason in table:
+        if pattern.search(text):
+            return reason
+    return None
+
+
+def with_lhost_reasons(msg: Message, report: str, findings: list[Finding]) -> list[Finding]:
+    """``findings`` with the reason their reporting MTA's own phrase names, where it names one.
+
+    ``report`` is the human-readable text of the report (see ``textual.report_text``).
+    """
+    lhost = next((lh for lh in _LHOSTS if lh.recognise(msg)), None)
+    if lhost is None:
+        return findings
+    whole = " ".join(report.split()) if lhost.whole_report else ""
+    named = []
+    for finding in findings:
+        reason = None
+        if finding.reason is None:
+            reason = _lookup(lhost.phrases, " ".join((finding.diagnostic or "").split()))
+            if reason is None and whole:
+                reason = _lookup(lhost.phrases, whole)
+        named.append(replace(finding, reason=reason) if reason is not None else finding)
+    return named
