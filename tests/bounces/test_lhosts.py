@@ -108,3 +108,31 @@ def test_ses_receipt_rule_bounce_is_a_filter() -> None:
         headers, "This message could not be delivered.", "5.1.1", "550 5.1.1 Mailbox does not exist"
     )
     assert _reason(raw) is Reason.FILTERED
+
+
+_GMAIL = (
+    "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\nTo: sender@example.org\n"
+    "Subject: Delivery Status Notification (Failure)"
+)
+
+
+def test_gmail_state_names_the_refused_command() -> None:
+    header_error = "554 554 5.7.0 Header error (state 18)."
+    assert _reason(_report(_GMAIL, "", diagnostic=header_error)) is Reason.FILTERED
+    unknown = "550 550 <kijitora@example.jp>: User unknown (state 14)."
+    assert _reason(_report(_GMAIL, "", diagnostic=unknown)) is Reason.USER_UNKNOWN
+    # A specific code from the remote server outranks the state's usual meaning.
+    full = "550 550 5.2.2 <kijitora@example.jp>... Mailbox Full (state 14)."
+    assert _reason(_report(_GMAIL, "", diagnostic=full)) is Reason.MAILBOX_FULL
+
+
+def test_google_headline_names_a_silent_recipient() -> None:
+    text = (
+        "** Address not found **\n\nYour message wasn't delivered to kijitora@example.jp "
+        "because the address couldn't be found."
+    )
+    assert _reason(_report(_GMAIL, text)) is Reason.USER_UNKNOWN
+    # The headline does not speak for a recipient whose own diagnostic says something else.
+    assert _reason(_report(_GMAIL, text, diagnostic="552 5.2.2 Mailbox full")) is (
+        Reason.MAILBOX_FULL
+    )

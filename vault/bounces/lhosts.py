@@ -16,6 +16,7 @@ from email.message import Message
 from vault.bounces.findings import Finding
 from vault.bounces.mime import header, header_addresses
 from vault.bounces.model import Reason
+from vault.bounces.status import find_status
 
 R = Reason
 _Table = tuple[tuple[re.Pattern[str], Reason], ...]
@@ -31,12 +32,17 @@ class _Lhost:
 
     ``whole_report`` says the MTA writes its verdict apart from the recipient's lines (above
     the list of addresses, say), so the phrases are looked for in the whole report text too.
+    ``special`` reads a structure of the MTA's own in a finding (Gmail's SMTP state);
+    ``when_silent`` phrases name the reason of a finding that has no diagnostic of its own,
+    from the whole report text (Google's headline over a DSN without a Diagnostic-Code).
     """
 
     name: str
     recognise: Callable[[Message], bool]
     phrases: _Table
     whole_report: bool = False
+    special: Callable[[Finding], Finding] | None = None
+    when_silent: _Table = ()
 
 
 def _from_address(msg: Message) -> str:
@@ -105,6 +111,43 @@ def _is_receiving_ses(msg: Message) -> bool:
     return bool(msg.get("X-SES-Outgoing"))
 
 
+def _is_gmail(msg: Message) -> bool:
+    return "<mailer-daemon@googlemail.com>" in str(msg.get("From", "")).lower() and (
+        "delivery status notification" in header(msg, "Subject").lower()
+    )
+
+
+# Gmail ends the remote server's words with the state its SMTP client was in ("(state 14)"):
+# the command that was refused, and what a refusal there means when the remote code is vague.
+_GMAIL_STATE = re.compile(r" \(state (\d{1,2})\)")
+_GMAIL_STATES: dict[str, tuple[str, Reason]] = {
+    "6": ("MAIL", R.SYSTEM_ERROR),  # "Remote server does not support TLS"
+    "8": ("AUTH", R.SYSTEM_ERROR),
+    "9": ("AUTH", R.SYSTEM_ERROR),
+    "12": ("AUTH", R.NO_RELAYING),
+    "13": ("EHLO", R.BLOCKED),
+    "14": ("RCPT", R.USER_UNKNOWN),
+    "15": ("DATA", R.FILTERED),
+    "17": ("DATA", R.FILTERED),
+    "18": ("DATA", R.FILTERED),
+}
+
+
+def _gmail_state(finding: Finding) -> Finding:
+    text = finding.diagnostic or ""
+    match = _GMAIL_STATE.search(text)
+    state = _GMAIL_STATES.get(match.group(1)) if match else None
+    if state is None:
+        return finding
+    command, reason = state
+    code = find_status(text)
+    if code and not code.endswith(".0") and ".0." not in code:
+        # A specific code from the remote server says more than the state ("550 5.2.2 Mailbox
+        # Full (state 14)"); the generic classifier weighs it with the command.
+        return replace(finding, command=finding.command or command)
+    return replace(finding, command=finding.command or command, reason=reason)
+
+
 _LHOSTS: tuple[_Lhost, ...] = (
     _Lhost(
         "McAfee",
@@ -171,6 +214,23 @@ _LHOSTS: tuple[_Lhost, ...] = (
         whole_report=True,
     ),
     _Lhost(
+        "Gmail",
+        _is_gmail,
+        _table(
+            (
+                r"dns error: (?:domain name not found|dns server returned answer with no data)",
+                R.HOST_UNKNOWN,
+            ),
+            (r"dns error: could not contact dns servers", R.EXPIRED),
+            (r"the recipient server did not accept our requests to connect", R.EXPIRED),
+        ),
+        special=_gmail_state,
+        when_silent=_table(
+            (r"\*\* address not found \*\*", R.USER_UNKNOWN),
+            (r"because the address couldn'?t be found", R.USER_UNKNOWN),
+        ),
+    ),
+    _Lhost(
         "Amazon SES receiving",
         _is_receiving_ses,
         _table(
@@ -198,13 +258,17 @@ def with_lhost_reasons(msg: Message, report: str, findings: list[Finding]) -> li
     lhost = next((lh for lh in _LHOSTS if lh.recognise(msg)), None)
     if lhost is None:
         return findings
-    whole = " ".join(report.split()) if lhost.whole_report else ""
+    whole = " ".join(report.split())
     named = []
     for finding in findings:
+        if lhost.special is not None and finding.reason is None:
+            finding = lhost.special(finding)
         reason = None
         if finding.reason is None:
             reason = _lookup(lhost.phrases, " ".join((finding.diagnostic or "").split()))
-            if reason is None and whole:
+            if reason is None and lhost.whole_report:
                 reason = _lookup(lhost.phrases, whole)
+            if reason is None and not (finding.diagnostic or "").strip():
+                reason = _lookup(lhost.when_silent, whole)
         named.append(replace(finding, reason=reason) if reason is not None else finding)
     return named
