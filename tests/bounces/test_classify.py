@@ -51,6 +51,30 @@ from vault.bounces import Reason, classify
             "a <b@example.net>: malformed address: <b@example.net> may not follow a",
             Reason.SYNTAX_ERROR,
         ),
+        ("5.0.0", "554 Service currently unavailable", Reason.SYSTEM_ERROR),
+        ("4.0.0", "450 4.0.0 Temporary failure", Reason.ON_HOLD),
+        (
+            "4.3.0",
+            "451 4.3.0 This message could not be delivered due to a recipient error. "
+            "Please try again later.",
+            Reason.ON_HOLD,
+        ),
+        (
+            "4.0.0",
+            "No MX found for domain. Please note that this is only a temporary failure report.",
+            Reason.NETWORK_ERROR,
+        ),
+        ("5.0.0", "554 INVALID IP FOR SENDING MAIL OF DOMAIN example.com", Reason.BLOCKED),
+        (
+            "5.0.0",
+            "550 SC-004 (COL0-MC1-F1) Unfortunately, messages from 192.0.2.1 weren't sent.",
+            Reason.BLOCKED,
+        ),
+        (
+            "5.5.0",
+            "554 IP=192.0.2.254 - A problem occurred. (Ask your postmaster for help.) (BL)",
+            Reason.BLOCKED,
+        ),
         (None, "", Reason.UNDEFINED),
         ("5.0.0", "something nobody recognises", Reason.ON_HOLD),
     ],

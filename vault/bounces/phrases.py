@@ -31,6 +31,7 @@ NETWORK_FAILURE = _any(
     r"network error on destination mxs?",
     r"unable to resolve route",
     r"malformed (?:or unexpected )?name server reply",
+    r"no mx found for (?:domain|destination)",
 )
 QUEUE_EXPIRY = _any(
     r"connection timed out",
@@ -324,6 +325,13 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"client host rejected",
         r"veuillez essayer plus tard",
         r"see https?://\S*(?:block|rbl|bl\.|senderbase|spf|abuse)",
+        r"invalid ip for sending mail of domain",
+        # Outlook.com's refusals of a sending IP: SC-001..004 (block list, proxy, complaints),
+        # DY-001/002 (dynamic or compromised address); "messages from <ip> weren't sent".
+        r"\b(?:sc|dy)-00\d\b",
+        r"messages from \S+ weren'?t sent",
+        # Deutsche Telekom's "554 IP=192.0.2.1 - A problem occurred. (...) (BL)": block list.
+        r"\bip=[0-9a-f.:]{3,45} - .{0,300}\(bl\)",
     ),
     Reason.POLICY_VIOLATION: _any(
         r"polic(?:y|ies)",
@@ -377,8 +385,9 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"loop (?:alert|back warning)",
         r"hop count exceeded",
         r"unable to (?:open|create|deliver|write)",
-        r"temporary (?:local )?(?:failure|problem|error)",
-        r"service (?:unavailable|not available)",
+        # "Temporary failure" alone says only that the server will take it later (on hold).
+        r"temporary local (?:failure|problem|error)",
+        r"service (?:currently )?(?:unavailable|not available)",
         r"server (?:is )?(?:busy|unavailable|too busy|down)",
         r"out of memory",
         r"timeout waiting for",
@@ -391,7 +400,6 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"\b554[ -]transaction failed(?:$|[^:])",
         r"interrupted system call",
         r"it would create a mail loop",
-        r"please try again later",
         r"\bmx\b.* (?:loop|points to (?:localhost|myself))",
     ),
     Reason.NETWORK_ERROR: _any(
