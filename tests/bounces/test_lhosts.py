@@ -136,3 +136,14 @@ def test_google_headline_names_a_silent_recipient() -> None:
     assert _reason(_report(_GMAIL, text, diagnostic="552 5.2.2 Mailbox full")) is (
         Reason.MAILBOX_FULL
     )
+
+
+def test_mailbox_unavailable_is_outlook_coms_word_for_a_missing_mailbox() -> None:
+    text = "550 Requested action not taken: mailbox unavailable"
+    outlook = (
+        "From: postmaster@hotmail.com\nTo: sender@example.org\n"
+        "Subject: Delivery Status Notification (Failure)\nX-Message-Delivery: Vj0xLjE7"
+    )
+    assert _reason(_report(outlook, "", diagnostic=text)) is Reason.USER_UNKNOWN
+    # From a server that is not known to mean it, outside RCPT TO, it may be a filter's word.
+    assert _reason(_report(_PLAIN, "", diagnostic=text)) is Reason.FILTERED

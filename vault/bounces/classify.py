@@ -72,7 +72,7 @@ _SPACE = re.compile(r"\s+")
 _DIRECTORY_MISS = re.compile(
     r"recipient name is not recognized|not listed in (?:the )?(?:domino directory|public name"
     r"|directory)|invalid (?:final delivery userid|recipient)|user not exist"
-    r"|unknown user(?::| [^\s<]+@)|recip(?:ient)?notfound|mailbox unavailable|no valid recipients",
+    r"|unknown user(?::| [^\s<]+@)|recip(?:ient)?notfound|no valid recipients",
     re.IGNORECASE,
 )
 # The sending side's own directory could not be asked (qmail-ldap): retrying cannot help.

@@ -148,6 +148,17 @@ def _gmail_state(finding: Finding) -> Finding:
     return replace(finding, command=finding.command or command, reason=reason)
 
 
+# Outlook.com (Hotmail): any two of its marks.
+def _is_outlook(msg: Message) -> bool:
+    marks = (
+        "delivery status notification" in header(msg, "Subject").lower(),
+        bool(msg.get("X-Message-Delivery")),
+        bool(msg.get("X-Message-Info")),
+        ".hotmail.com" in _received(msg),
+    )
+    return sum(marks) >= 2
+
+
 _LHOSTS: tuple[_Lhost, ...] = (
     _Lhost(
         "McAfee",
@@ -228,6 +239,18 @@ _LHOSTS: tuple[_Lhost, ...] = (
         when_silent=_table(
             (r"\*\* address not found \*\*", R.USER_UNKNOWN),
             (r"because the address couldn'?t be found", R.USER_UNKNOWN),
+        ),
+    ),
+    _Lhost(
+        "Outlook.com",
+        _is_outlook,
+        _table(
+            (r"requested action not taken: mailbox unavailable", R.USER_UNKNOWN),
+            (
+                r"the mail could not be delivered to the recipient because the domain is not "
+                r"reachable",
+                R.HOST_UNKNOWN,
+            ),
         ),
     ),
     _Lhost(
