@@ -147,3 +147,22 @@ def test_mailbox_unavailable_is_outlook_coms_word_for_a_missing_mailbox() -> Non
     assert _reason(_report(outlook, "", diagnostic=text)) is Reason.USER_UNKNOWN
     # From a server that is not known to mean it, outside RCPT TO, it may be a filter's word.
     assert _reason(_report(_PLAIN, "", diagnostic=text)) is Reason.FILTERED
+
+
+def test_imail_phrases() -> None:
+    headers = f"{_PLAIN}\nX-Mailer: <SMTP32 v8.22>"
+    assert _reason(_report(headers, "", diagnostic="User mailbox exceeds allowed size: x")) is (
+        Reason.MAILBOX_FULL
+    )
+    assert _reason(_report(headers, "", diagnostic="Delivery failed 20 attempts: x")) is (
+        Reason.EXPIRED
+    )
+    # "undeliverable to" names no reason: the remote server's words decide.
+    text = "undeliverable to kijitora@example.jp 550-REJECTED - Blacklisted URL in message."
+    assert _reason(_report(headers, "", diagnostic=text)) is Reason.SPAM_DETECTED
+
+
+def test_zoho_host_not_reachable_is_a_queue_that_ran_out() -> None:
+    headers = f"{_PLAIN}\nX-ZohoMail: Si CHF_MF_NL SS_10"
+    text = "Error, ERROR_CODE :421, ERROR_CODE :, Host not reachable."
+    assert _reason(_report(headers, "", "4.0.0", text)) is Reason.EXPIRED

@@ -22,8 +22,8 @@ R = Reason
 _Table = tuple[tuple[re.Pattern[str], Reason], ...]
 
 
-def _table(*rows: tuple[str, Reason]) -> _Table:
-    return tuple((re.compile(pattern, re.IGNORECASE), reason) for pattern, reason in rows)
+def _table(*rows: tuple[str, Reason], flags: re.RegexFlag = re.IGNORECASE) -> _Table:
+    return tuple((re.compile(pattern, flags), reason) for pattern, reason in rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +148,17 @@ def _gmail_state(finding: Finding) -> Finding:
     return replace(finding, command=finding.command or command, reason=reason)
 
 
+# Ipswitch IMail ("X-Mailer: <SMTP32 v8.22>").
+def _is_imail(msg: Message) -> bool:
+    return header(msg, "Subject").startswith("Undeliverable Mail ") or header(
+        msg, "X-Mailer"
+    ).startswith("<SMTP32 v")
+
+
+def _is_zoho(msg: Message) -> bool:
+    return bool(msg.get("X-ZohoMail"))
+
+
 # Outlook.com (Hotmail): any two of its marks.
 def _is_outlook(msg: Message) -> bool:
     marks = (
@@ -233,8 +244,10 @@ _LHOSTS: tuple[_Lhost, ...] = (
                 R.HOST_UNKNOWN,
             ),
             (r"dns error: could not contact dns servers", R.EXPIRED),
+            (r"delivery to the following recipient has been delayed", R.EXPIRED),
             (r"the recipient server did not accept our requests to connect", R.EXPIRED),
         ),
+        whole_report=True,
         special=_gmail_state,
         when_silent=_table(
             (r"\*\* address not found \*\*", R.USER_UNKNOWN),
@@ -253,6 +266,21 @@ _LHOSTS: tuple[_Lhost, ...] = (
             ),
         ),
     ),
+    _Lhost(
+        "IMail",
+        _is_imail,
+        # IMail's own capitalised wording, the most specific first.
+        _table(
+            (r"Requested action not taken: virus detected", R.VIRUS_DETECTED),
+            (r"User mailbox exceeds allowed size", R.MAILBOX_FULL),
+            (r"Unknown user|Invalid final delivery userid", R.USER_UNKNOWN),
+            (r"Unknown host", R.HOST_UNKNOWN),
+            # "Delivery failed 20 attempts"; its bare "undeliverable to" names no reason.
+            (r"Delivery failed \d", R.EXPIRED),
+            flags=re.NOFLAG,
+        ),
+    ),
+    _Lhost("Zoho", _is_zoho, _table((r"host not reachable", R.EXPIRED))),
     _Lhost(
         "Amazon SES receiving",
         _is_receiving_ses,
