@@ -75,6 +75,13 @@ from vault.bounces import Reason, classify
             "554 IP=192.0.2.254 - A problem occurred. (Ask your postmaster for help.) (BL)",
             Reason.BLOCKED,
         ),
+        (
+            "5.4.4",
+            "Name service error for name=example.org type=MX: Malformed or unexpected name "
+            "server reply",
+            Reason.NETWORK_ERROR,
+        ),
+        ("5.4.4", "Sorry, I couldn't find any host named example.invalid.", Reason.HOST_UNKNOWN),
         (None, "", Reason.UNDEFINED),
         ("5.0.0", "something nobody recognises", Reason.ON_HOLD),
     ],

@@ -166,3 +166,13 @@ def test_zoho_host_not_reachable_is_a_queue_that_ran_out() -> None:
     headers = f"{_PLAIN}\nX-ZohoMail: Si CHF_MF_NL SS_10"
     text = "Error, ERROR_CODE :421, ERROR_CODE :, Host not reachable."
     assert _reason(_report(headers, "", "4.0.0", text)) is Reason.EXPIRED
+
+
+def test_aol_reads_a_broken_mx_answer_as_a_domain_that_takes_no_mail() -> None:
+    text = (
+        "Name service error for name=example.jp type=MX: Malformed or unexpected name server reply"
+    )
+    assert _reason(_report(f"{_PLAIN}\nX-AOL-IP: 192.0.2.135", "", "5.4.4", text)) is (
+        Reason.NOT_ACCEPT
+    )
+    assert _reason(_report(_PLAIN, "", "5.4.4", text)) is Reason.NETWORK_ERROR

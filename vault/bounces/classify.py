@@ -79,6 +79,12 @@ _DIRECTORY_MISS = re.compile(
 _DIRECTORY_FAILURE = re.compile(
     r"unable to contact ldap server|timeout while talking to ldap", re.I
 )
+# A DNS answer that was broken or never came: says nothing of whether the domain exists.
+_DNS_FAILED = re.compile(
+    r"malformed (?:or unexpected )?name server reply|host name lookup failure"
+    r"|host not found, try again",
+    re.IGNORECASE,
+)
 _MAILBOX_WORDS = re.compile(r"mail ?box|quota|mail ?folder", re.IGNORECASE)
 _NULL_MX = re.compile(r"null ?mx|no smtp service|accepts no mail", re.IGNORECASE)
 
@@ -129,6 +135,9 @@ def classify(
             return reason
     if local_program:
         return Reason.MAILER_ERROR
+    if coded is Reason.HOST_UNKNOWN and _DNS_FAILED.search(text):
+        # 5.4.4 with "malformed name server reply": the lookup failed, the domain may exist.
+        return Reason.NETWORK_ERROR
 
     if coded is None or coded in _VAGUE or coded is Reason.EXPIRED:
         # Retried until the queue gave up: why the host could not be reached comes first.

@@ -159,6 +159,10 @@ def _is_zoho(msg: Message) -> bool:
     return bool(msg.get("X-ZohoMail"))
 
 
+def _is_aol(msg: Message) -> bool:
+    return bool(msg.get("X-AOL-IP"))
+
+
 # Outlook.com (Hotmail): any two of its marks.
 def _is_outlook(msg: Message) -> bool:
     marks = (
@@ -264,6 +268,16 @@ _LHOSTS: tuple[_Lhost, ...] = (
                 r"reachable",
                 R.HOST_UNKNOWN,
             ),
+        ),
+    ),
+    _Lhost(
+        "Aol",
+        _is_aol,
+        # AOL's relay gives up on a domain whose DNS answers nonsense for MX: it treats the
+        # domain as one that accepts no mail.
+        _table(
+            (r"host or domain name not found", R.HOST_UNKNOWN),
+            (r"type=mx: malformed or unexpected name server reply", R.NOT_ACCEPT),
         ),
     ),
     _Lhost(

@@ -418,6 +418,7 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"mail server for .+ is not responding",
         r"servfail",
         r"lookup failure",
+        r"malformed (?:or unexpected )?name server reply",
     ),
     Reason.EXPIRED: _any(
         r"(?:delivery|retry) (?:time|timeout|period) (?:expired|exceeded)",
