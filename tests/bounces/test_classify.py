@@ -82,6 +82,12 @@ from vault.bounces import Reason, classify
             Reason.NETWORK_ERROR,
         ),
         ("5.4.4", "Sorry, I couldn't find any host named example.invalid.", Reason.HOST_UNKNOWN),
+        (
+            "5.1.10",
+            "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
+            Reason.USER_UNKNOWN,
+        ),
+        ("5.1.10", "556 5.1.10 Recipient address has null MX", Reason.NOT_ACCEPT),
         (None, "", Reason.UNDEFINED),
         ("5.0.0", "something nobody recognises", Reason.ON_HOLD),
     ],

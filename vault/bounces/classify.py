@@ -124,7 +124,7 @@ def classify(
     local_program = (diagnostic_type or "").strip().lower() == "x-unix"
 
     for reason in _FIRST_PASS:
-        if _first_pass_match(reason, coded=coded, text=text, command=command):
+        if _first_pass_match(reason, coded=coded, text=text, command=command, status=status or ""):
             # A local delivery program failed (procmail, a pipe): unless it says the mailbox is
             # full, the mailbox itself was never judged.
             if local_program and reason is not Reason.MAILBOX_FULL:
@@ -170,10 +170,16 @@ def classify(
     return Reason.ON_HOLD if text else Reason.UNDEFINED
 
 
-def _first_pass_match(reason: Reason, *, coded: Reason | None, text: str, command: str) -> bool:
+def _first_pass_match(
+    reason: Reason, *, coded: Reason | None, text: str, command: str, status: str = ""
+) -> bool:
     if reason is Reason.USER_UNKNOWN:
         if coded is Reason.SUSPENDED:
             return False
+        if coded is Reason.NOT_ACCEPT and status.endswith(".1.10"):
+            # x.1.10 is RFC 7505's null MX (caught above by its words) and Exchange Online's
+            # "RecipientNotFound": with user-unknown words it is the latter.
+            return matches(reason, text)
         if coded is Reason.USER_UNKNOWN:
             return not any(matches(other, text) for other in _OVERRIDE_USER_UNKNOWN)
         # Without a mailbox code, "user unknown" is trusted only as the answer to RCPT TO, or
