@@ -176,3 +176,33 @@ def test_aol_reads_a_broken_mx_answer_as_a_domain_that_takes_no_mail() -> None:
         Reason.NOT_ACCEPT
     )
     assert _reason(_report(_PLAIN, "", "5.4.4", text)) is Reason.NETWORK_ERROR
+
+
+def test_exim_own_messages() -> None:
+    headers = (
+        "From: Mail Delivery System <Mailer-Daemon@mx.example.net>\nTo: sender@example.org\n"
+        "Subject: Mail delivery failed: returning message to sender\n"
+        "Message-Id: <E1P1YNN-0003AD-Ga@mx.example.net>"
+    )
+    text = "all hosts have been failing for a long time and were last tried after this message"
+    assert _reason(_report(headers, "", "4.0.0", text)) is Reason.EXPIRED
+    text = "an MX or SRV record indicated no SMTP service"
+    assert _reason(_report(headers, "", "5.0.0", text)) is Reason.NOT_ACCEPT
+    # After MAIL FROM the words are about the sender, whatever Exim adds about the queue.
+    text = (
+        "Delay reason: SMTP error from remote mail server after MAIL FROM:<a@example.org>: "
+        "450 service permits 2 unverifyable sending IPs"
+    )
+    (refused,) = parse_message(_report(headers, "", "4.0.0", text)).recipients
+    assert refused.reason is not Reason.EXPIRED
+    assert refused.group is Group.NOT_RECIPIENT
+
+
+def test_gmail_specific_code_outranks_its_delay_notice() -> None:
+    text = (
+        "Delivery to the following recipient has been delayed:\n\n     kijitora@example.jp\n\n"
+        "Message will be retried for 2 more day(s)"
+    )
+    full = "450 450 4.2.2 <kijitora@example.jp>... Mailbox Full (state 14)."
+    assert _reason(_report(_GMAIL, text, "4.2.2", full)) is Reason.MAILBOX_FULL
+    assert _reason(_report(_GMAIL, text, "4.0.0", "Message will be retried")) is Reason.EXPIRED

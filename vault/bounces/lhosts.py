@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from email.message import Message
 
-from vault.bounces.findings import Finding
+from vault.bounces.findings import Finding, find_command
 from vault.bounces.mime import header, header_addresses
 from vault.bounces.model import Reason
 from vault.bounces.status import find_status
@@ -35,6 +35,10 @@ class _Lhost:
     ``special`` reads a structure of the MTA's own in a finding (Gmail's SMTP state);
     ``when_silent`` phrases name the reason of a finding that has no diagnostic of its own,
     from the whole report text (Google's headline over a DSN without a Diagnostic-Code).
+    ``not_after`` names SMTP commands a refusal of which the table does not speak for (Exim's
+    words after MAIL FROM or HELO are about the sender, whatever they add). ``code_first``: a
+    specific enhanced code in the diagnostic outranks the MTA's own words (Gmail's "Mailbox
+    Full (state 14)" under "Message will be retried"); the generic classifier weighs it.
     """
 
     name: str
@@ -43,6 +47,8 @@ class _Lhost:
     whole_report: bool = False
     special: Callable[[Finding], Finding] | None = None
     when_silent: _Table = ()
+    not_after: frozenset[str] = frozenset()
+    code_first: bool = False
 
 
 def _from_address(msg: Message) -> str:
@@ -133,6 +139,12 @@ _GMAIL_STATES: dict[str, tuple[str, Reason]] = {
 }
 
 
+def _specific_code(text: str) -> bool:
+    """Whether ``text`` quotes an enhanced code without a zero part ("5.2.2", not "5.7.0")."""
+    code = find_status(text) or ""
+    return bool(code) and not code.endswith(".0") and ".0." not in code
+
+
 def _gmail_state(finding: Finding) -> Finding:
     text = finding.diagnostic or ""
     match = _GMAIL_STATE.search(text)
@@ -140,10 +152,7 @@ def _gmail_state(finding: Finding) -> Finding:
     if state is None:
         return finding
     command, reason = state
-    code = find_status(text)
-    if code and not code.endswith(".0") and ".0." not in code:
-        # A specific code from the remote server says more than the state ("550 5.2.2 Mailbox
-        # Full (state 14)"); the generic classifier weighs it with the command.
+    if _specific_code(text):
         return replace(finding, command=finding.command or command)
     return replace(finding, command=finding.command or command, reason=reason)
 
@@ -157,6 +166,27 @@ def _is_imail(msg: Message) -> bool:
 
 def _is_zoho(msg: Message) -> bool:
     return bool(msg.get("X-ZohoMail"))
+
+
+_EXIM_MESSAGE_ID = re.compile(r"^\s*<\w{7}-\w{6}-\w{2}@")
+_EXIM_SUBJECT = re.compile(
+    r"mail delivery failed|warning: message \S+ delayed|delivery status notification"
+    r"|mail failure|message frozen|error\(s\) in forwarding or filtering",
+    re.IGNORECASE,
+)
+
+
+# Exim: any two of its From, Message-Id ("<1P1YNN-0003AD-Ga@host>") and Subject. Mail.ru runs a
+# modified Exim whose words mean other things.
+def _is_exim(msg: Message) -> bool:
+    if _from_address(msg).endswith(".mail.ru") or "@mail.ru" in _from_address(msg):
+        return False
+    marks = (
+        str(msg.get("From", "")).lstrip().startswith("Mail Delivery System"),
+        _EXIM_MESSAGE_ID.match(str(msg.get("Message-Id", ""))) is not None,
+        _EXIM_SUBJECT.search(header(msg, "Subject")) is not None,
+    )
+    return sum(marks) >= 2
 
 
 def _is_aol(msg: Message) -> bool:
@@ -253,6 +283,7 @@ _LHOSTS: tuple[_Lhost, ...] = (
         ),
         whole_report=True,
         special=_gmail_state,
+        code_first=True,
         when_silent=_table(
             (r"\*\* address not found \*\*", R.USER_UNKNOWN),
             (r"because the address couldn'?t be found", R.USER_UNKNOWN),
@@ -269,6 +300,45 @@ _LHOSTS: tuple[_Lhost, ...] = (
                 R.HOST_UNKNOWN,
             ),
         ),
+    ),
+    _Lhost(
+        "Exim",
+        _is_exim,
+        # The messages Exim itself writes (deliver.c, route.c, transports/*.c), case as written.
+        _table(
+            (r"user not found", R.USER_UNKNOWN),
+            (
+                r"all host address lookups failed permanently"
+                r"|all relevant MX records point to non-existent hosts|Unrouteable address",
+                R.HOST_UNKNOWN,
+            ),
+            (r"mailbox is full|error: quota exceed", R.MAILBOX_FULL),
+            (
+                r"an MX or SRV record indicated no SMTP service"
+                r"|no host found for existing SMTP connection",
+                R.NOT_ACCEPT,
+            ),
+            (
+                r"angle-brackets nested too deep|expected word or \"<\""
+                r"|domain missing in source-routed address|malformed address:",
+                R.SYNTAX_ERROR,
+            ),
+            (
+                r"delivery to (?:file|pipe) forbidden|local delivery failed|LMTP error after ",
+                R.SYSTEM_ERROR,
+            ),
+            (r"Too many \"Received\" headers", R.CONTENT_ERROR),
+            # Still queued, or given up on after the retry period.
+            (
+                r"retry timeout exceeded|No action is required on your part"
+                r"|retry time not reached for any host after a long failure period"
+                r"|all hosts have been failing for a long time and were last tried"
+                r"|Delay reason: |has been frozen|was frozen on arrival by ",
+                R.EXPIRED,
+            ),
+            flags=re.NOFLAG,
+        ),
+        not_after=frozenset({"MAIL", "HELO", "EHLO"}),
     ),
     _Lhost(
         "Aol",
@@ -329,7 +399,9 @@ def with_lhost_reasons(msg: Message, report: str, findings: list[Finding]) -> li
         if lhost.special is not None and finding.reason is None:
             finding = lhost.special(finding)
         reason = None
-        if finding.reason is None:
+        command = finding.command or find_command(finding.diagnostic or "")
+        decided_by_code = lhost.code_first and _specific_code(finding.diagnostic or "")
+        if finding.reason is None and command not in lhost.not_after and not decided_by_code:
             reason = _lookup(lhost.phrases, " ".join((finding.diagnostic or "").split()))
             if reason is None and lhost.whole_report:
                 reason = _lookup(lhost.phrases, whole)
