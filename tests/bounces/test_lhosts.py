@@ -206,3 +206,14 @@ def test_gmail_specific_code_outranks_its_delay_notice() -> None:
     full = "450 450 4.2.2 <kijitora@example.jp>... Mailbox Full (state 14)."
     assert _reason(_report(_GMAIL, text, "4.2.2", full)) is Reason.MAILBOX_FULL
     assert _reason(_report(_GMAIL, text, "4.0.0", "Message will be retried")) is Reason.EXPIRED
+
+
+def test_a_vendors_bare_verdict_yields_to_more_precise_words() -> None:
+    headers = (
+        'From: postmaster@example.jp ("InterScan Notification")\nTo: sender@example.org\n'
+        "Subject: Mail could not be delivered"
+    )
+    text = "Unable to deliver message to <kijitora@example.jp>: mailbox is full"
+    assert _reason(_report(headers, "", diagnostic=text)) is Reason.MAILBOX_FULL
+    full = "450 450 Mailbox Full (state 14)."
+    assert _reason(_report(_GMAIL, "", "4.0.0", full)) is Reason.MAILBOX_FULL

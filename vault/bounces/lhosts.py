@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from email.message import Message
 
+from vault.bounces.classify import matches
 from vault.bounces.findings import Finding, find_command
 from vault.bounces.mime import header, header_addresses
 from vault.bounces.model import Reason
@@ -378,6 +379,37 @@ _LHOSTS: tuple[_Lhost, ...] = (
 )
 
 
+# A vendor's verdict that only says "no such mailbox", "no such host", "system error" or "gave
+# up" yields to words that name something more precise about the mailbox or the message, as in
+# Sisimai, which re-examines such reasons against its first phrase classes.
+_PROVISIONAL = frozenset(
+    {
+        R.USER_UNKNOWN,
+        R.HOST_UNKNOWN,
+        R.SYSTEM_ERROR,
+        R.SECURITY_ERROR,
+        R.EXPIRED,
+        R.NETWORK_ERROR,
+    }
+)
+_MORE_PRECISE = (
+    R.MAILBOX_FULL,
+    R.MESSAGE_TOO_BIG,
+    R.EXCEED_LIMIT,
+    R.SUSPENDED,
+    R.HAS_MOVED,
+    R.NO_RELAYING,
+)
+
+
+def _refined(reason: Reason, diagnostic: str) -> Reason:
+    if reason in _PROVISIONAL:
+        for precise in _MORE_PRECISE:
+            if matches(precise, diagnostic):
+                return precise
+    return reason
+
+
 def _lookup(table: _Table, text: str) -> Reason | None:
     for pattern, reason in table:
         if pattern.search(text):
@@ -396,16 +428,22 @@ def with_lhost_reasons(msg: Message, report: str, findings: list[Finding]) -> li
     whole = " ".join(report.split())
     named = []
     for finding in findings:
-        if lhost.special is not None and finding.reason is None:
+        if finding.reason is not None:  # the format's parser knew already (SES, PowerMTA)
+            named.append(finding)
+            continue
+        diagnostic = " ".join((finding.diagnostic or "").split())
+        if lhost.special is not None:
             finding = lhost.special(finding)
-        reason = None
-        command = finding.command or find_command(finding.diagnostic or "")
-        decided_by_code = lhost.code_first and _specific_code(finding.diagnostic or "")
-        if finding.reason is None and command not in lhost.not_after and not decided_by_code:
-            reason = _lookup(lhost.phrases, " ".join((finding.diagnostic or "").split()))
+        reason = finding.reason
+        command = finding.command or find_command(diagnostic)
+        decided_by_code = lhost.code_first and _specific_code(diagnostic)
+        if reason is None and command not in lhost.not_after and not decided_by_code:
+            reason = _lookup(lhost.phrases, diagnostic)
             if reason is None and lhost.whole_report:
                 reason = _lookup(lhost.phrases, whole)
-            if reason is None and not (finding.diagnostic or "").strip():
+            if reason is None and not diagnostic:
                 reason = _lookup(lhost.when_silent, whole)
-        named.append(replace(finding, reason=reason) if reason is not None else finding)
+        if reason is not None:
+            finding = replace(finding, reason=_refined(reason, diagnostic))
+        named.append(finding)
     return named
