@@ -331,7 +331,7 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"\b(?:sc|dy)-00\d\b",
         r"messages from \S+ weren'?t sent",
         # Deutsche Telekom's "554 IP=192.0.2.1 - A problem occurred. (...) (BL)": block list.
-        r"\bip=[0-9a-f.:]{3,45} - .{0,300}\(bl\)",
+        r"\bip=[0-9a-f.:]{3,45} - .{0,160}\(bl\)",
     ),
     Reason.POLICY_VIOLATION: _any(
         r"polic(?:y|ies)",
