@@ -88,6 +88,19 @@ from vault.bounces import Reason, classify
             Reason.USER_UNKNOWN,
         ),
         ("5.1.10", "556 5.1.10 Recipient address has null MX", Reason.NOT_ACCEPT),
+        ("5.0.0", "550 server does not accept mail from a@b.example", Reason.REJECTED),
+        ("5.0.0", "556 example.net does not accept mail (null MX)", Reason.NOT_ACCEPT),
+        (
+            "5.0.0",
+            "SMTP error from remote mail server after end of data: 553 sender.example does "
+            "not exist",
+            Reason.REJECTED,
+        ),
+        (
+            "5.0.0",
+            "552 mail file size exceeds the maximum size allowed for mail delivery",
+            Reason.MAILBOX_FULL,
+        ),
         (None, "", Reason.UNDEFINED),
         ("5.0.0", "something nobody recognises", Reason.ON_HOLD),
     ],

@@ -83,6 +83,8 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"boite du destinataire pleine",
         r"mailbox would exceed maximum allowed storage",
         r"recipient reached disk quota",
+        # The mailbox file, not the message: "mail file size exceeds the maximum size allowed".
+        r"mail file size exceeds the maximum size allowed for mail delivery",
     ),
     Reason.MESSAGE_TOO_BIG: _any(
         r"message (?:is )?too (?:big|large)",
@@ -225,6 +227,16 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         # Amazon SES refusing to send for an identity (the sender) it has not verified.
         r"email address is not verified",
         r"identities failed the check",
+        r"server does not accept mail from",
+        r"backscatter protection detected an invalid or expired e-?mail address",  # MDaemon
+        r"can'?t determine purported responsible address",
+        r"denied by secumail valid-address-filter",
+        r"e-?mail address is on senderfilterconfig list",
+        r"from: domain is invalid\. please provide a valid from:",
+        # Gmail's "Send mail as" account whose SMTP settings are wrong: the sender's setup.
+        r"sending this from a different address or alias using the",
+        # Exim: "after end of data: 553 sender.example does not exist" (the sender's domain).
+        r"after (?:end of data|mail from):.{0,200}? \S+\.\S+ does not exist",
     ),
     Reason.HOST_UNKNOWN: _any(
         r"host (?:or domain name )?(?:not found|unknown)",
@@ -313,6 +325,7 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"mismatches client ip",
         r"(?:which|that) is an open relay",
         r"after initial connection",
+        r"your access to submit messages to this e-?mail system has been rejected",
         r"listed (?:at|on|in)",
         r"banned",
         r"poor reputation",
@@ -461,7 +474,8 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
     ),
     Reason.NOT_ACCEPT: _any(
         r"null ?mx",
-        r"does not accept (?:any )?(?:e-?)?mail",
+        # "does not accept mail from <sender>" is a refused sender, not a domain without mail.
+        r"does not accept (?:any )?(?:e-?)?mail(?! from)",
         r"not accepting (?:any )?(?:e-?)?mail",
         r"accepts no mail",
         r"no mx record",
