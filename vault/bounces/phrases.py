@@ -276,6 +276,8 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"message refused by mailmarshal",
         r"our filters rate at and above",
         r"mass mailer",
+        r"our system has detected that this message is",
+        r"reject bulk\.advertising",
     ),
     Reason.RATE_LIMITED: _any(
         r"too many (?:connections|concurrent|sessions|simultaneous|messages|recipients|errors)",
@@ -414,6 +416,11 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"interrupted system call",
         r"it would create a mail loop",
         r"\bmx\b.* (?:loop|points to (?:localhost|myself))",
+        r"loops? back to myself",
+        r"loop was found in the mail exchanger",
+        r"can'?t create user output file",
+        r"it encountered an error while being processed",
+        r"recipient deferred because there is no mdb",
     ),
     Reason.NETWORK_ERROR: _any(
         r"network (?:error|unreachable|is unreachable|failure)",
@@ -432,6 +439,9 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"servfail",
         r"lookup failure",
         r"malformed (?:or unexpected )?name server reply",
+        r"dns records for the destination computer could not be found",
+        r"message looping",
+        r"unrouteable mail domain",
     ),
     Reason.EXPIRED: _any(
         r"(?:delivery|retry) (?:time|timeout|period) (?:expired|exceeded)",
