@@ -104,6 +104,18 @@ from vault.bounces import Reason, classify
         ("5.0.0", "554 5.4.6 Message looping", Reason.NETWORK_ERROR),
         ("4.0.0", "451 example.org loops back to myself", Reason.SYSTEM_ERROR),
         ("5.0.0", "554 REJECT bulk.advertising", Reason.SPAM_DETECTED),
+        (
+            "5.0.0",
+            "554 Message rejected because the recipient is not accepting mail with attachments",
+            Reason.POLICY_VIOLATION,
+        ),
+        (
+            "4.0.0",
+            "454 Throttling failure: Daily message quota exceeded.",
+            Reason.RATE_LIMITED,
+        ),
+        ("5.0.0", "550 Protocol violation", Reason.POLICY_VIOLATION),
+        ("5.0.0", "535 Authentication credentials invalid", Reason.SECURITY_ERROR),
         (None, "", Reason.UNDEFINED),
         ("5.0.0", "something nobody recognises", Reason.ON_HOLD),
     ],

@@ -68,7 +68,8 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"mailbox (?:size limit exceeded|over quota|quota usage exceeded)",
         r"full mailbox",
         r"(?:disk|disc|mail|storage) quota (?:exceeded|violation)",
-        r"quota (?:exceeded|violation|full)",
+        # Not a sender's quota: SES's "Throttling failure: Daily message quota exceeded".
+        r"(?<!message )(?<!sending )quota (?:exceeded|violation|full)",
         r"over ?quota",
         r"over (?:the )?(?:allowed )?quota",
         r"exceed(?:ed|s|ing)? (?:the |its |their )?(?:mailbox |storage |disk )?(?:quota|storage "
@@ -293,6 +294,9 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"receiving mail at a rate",
         r"has exceeded the (?:max(?:imum)?|allowed) (?:emails|messages|number)",
         r"maximum number of (?:connections|messages)",
+        r"too many smtp sessions for this host",
+        r"trop de connexions",
+        r"we have already made numerous attempts to deliver this message",
     ),
     Reason.BLOCKED: _any(
         r"blacklist",
@@ -362,6 +366,14 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"unauthenticated",
         r"not (?:properly )?authenticated",
         r"sender guidelines",
+        r"not accepting mail with (?:attachments|embedded images)",
+        r"closed mailing list",
+        r"headers? are not accepted",
+        r"message given low priority",
+        r"messages with multiple addresses",
+        r"protocol violation",
+        r"used to send your message is not subscribed to this group",
+        r"allowable number of posts without solving a captcha",
     ),
     Reason.VIRUS_DETECTED: _any(
         r"virus",
@@ -387,6 +399,11 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"insecure",
         r"unauthorized",
         r"access denied",
+        r"account not subscribed to ses",
+        r"authentication credentials invalid",
+        r"authentication turned on in your e-?mail client",
+        r"verification failure",
+        r"is not authorized to perform ses:sendrawemail",
     ),
     Reason.SYSTEM_ERROR: _any(
         r"system (?:error|failure|config)",
@@ -486,7 +503,8 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"null ?mx",
         # "does not accept mail from <sender>" is a refused sender, not a domain without mail.
         r"does not accept (?:any )?(?:e-?)?mail(?! from)",
-        r"not accepting (?:any )?(?:e-?)?mail",
+        # Not "... not accepting mail with attachments" (a policy) or "... from <sender>".
+        r"not accepting (?:any )?(?:e-?)?mail(?! with| from)",
         r"accepts no mail",
         r"no mx record",
         r"mail (?:is )?not accepted",
