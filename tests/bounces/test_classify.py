@@ -116,6 +116,8 @@ from vault.bounces import Reason, classify
         ),
         ("5.0.0", "550 Protocol violation", Reason.POLICY_VIOLATION),
         ("5.0.0", "535 Authentication credentials invalid", Reason.SECURITY_ERROR),
+        ("5.0.0", "550 This system is not configured to relay mail", Reason.NO_RELAYING),
+        ("5.0.0", "552 Message file too big", Reason.MESSAGE_TOO_BIG),
         (None, "", Reason.UNDEFINED),
         ("5.0.0", "something nobody recognises", Reason.ON_HOLD),
     ],

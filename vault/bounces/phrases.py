@@ -98,6 +98,10 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"line too long",
         r"line (?:length )?limit exceeded",
         r"recipsizelimit",
+        r"exceeded the maximum incoming message size",
+        r"max(?:imum)? message size exceeded",
+        r"message file too big",
+        r"\bsize limit\b",
     ),
     Reason.EXCEED_LIMIT: _any(r"message too large for (?:this )?recipient"),
     Reason.SUSPENDED: _any(
@@ -127,7 +131,10 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"we do not relay",
         r"not an open relay",
         r"no relaying",
-        r"domain isn'?t in my list of allowed rcpthosts",
+        r"domain isn'?t in my list of allowed rcpthosts?",
+        r"\bas a relay\b",
+        r"not configured to relay mail",
+        r"requires authentication when attempting to send to a non-local e-?mail address",
         r"not local host .* not a gateway",
     ),
     Reason.USER_UNKNOWN: _any(
