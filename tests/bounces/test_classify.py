@@ -175,6 +175,19 @@ def test_improper_command_sequence_is_a_syntax_error() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "550 no mail box available for this user",
+        "550 <a@b.example> not found",
+        "550 this email address is wrong or no longer valid",
+        "550 no existe dicha persona",
+    ],
+)
+def test_user_unknown_wordings_at_rcpt(text: str) -> None:
+    assert classify(status="5.0.0", diagnostic=text, command="RCPT") is Reason.USER_UNKNOWN
+
+
 def test_quoted_recipient_alone_does_not_mean_rcpt() -> None:
     # With no command known, "user unknown" may be a content filter's answer after DATA.
     text = "550 <a@b.example>: User unknown"
