@@ -188,6 +188,24 @@ def test_user_unknown_wordings_at_rcpt(text: str) -> None:
     assert classify(status="5.0.0", diagnostic=text, command="RCPT") is Reason.USER_UNKNOWN
 
 
+@pytest.mark.parametrize(
+    ("status", "text"),
+    [
+        ("5.0.0", "550 Sender address rejected: Domain not found"),
+        ("4.1.8", "450 4.1.8 <a@b.example>: Sender address rejected: Domain not found"),
+        ("5.1.0", "550 5.1.0 <a@b.example>: Sender address rejected: undeliverable address"),
+    ],
+)
+def test_a_sender_refused_at_rcpt_is_not_the_recipients_fault(status: str, text: str) -> None:
+    # Postfix checks the sender's domain when the recipient is given, and says whose it is.
+    assert classify(status=status, diagnostic=text, command="RCPT") is Reason.REJECTED
+
+
+def test_block_list_words_outrank_a_user_unknown_code() -> None:
+    text = "550 5.1.1 Rejecting open proxy 192.0.2.1"
+    assert classify(status="5.1.1", diagnostic=text) is Reason.BLOCKED
+
+
 def test_quoted_recipient_alone_does_not_mean_rcpt() -> None:
     # With no command known, "user unknown" may be a content filter's answer after DATA.
     text = "550 <a@b.example>: User unknown"

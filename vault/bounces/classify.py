@@ -85,6 +85,7 @@ _DNS_FAILED = re.compile(
     r"|host not found, try again",
     re.IGNORECASE,
 )
+_SENDER_REFUSED = re.compile(r"\bsender (?:address|domain) (?:rejected|refused|denied)", re.I)
 _MAILBOX_WORDS = re.compile(r"mail ?box|quota|mail ?folder", re.IGNORECASE)
 _NULL_MX = re.compile(r"null ?mx|no smtp service|accepts no mail", re.IGNORECASE)
 
@@ -203,7 +204,9 @@ def _first_pass_match(
             and not matches(Reason.REJECTED, text)
         )
     if reason is Reason.REJECTED:
-        if coded is Reason.REJECTED:
+        if coded is Reason.REJECTED or _SENDER_REFUSED.search(text):
+            # Postfix refuses an unknown or unverified sender domain at RCPT TO, in its own
+            # words: "Sender address rejected: Domain not found" is not about the recipient.
             return True
         if command and command not in {"MAIL", "DATA"}:
             return False
