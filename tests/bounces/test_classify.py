@@ -194,6 +194,7 @@ def test_user_unknown_wordings_at_rcpt(text: str) -> None:
         ("5.0.0", "550 Sender address rejected: Domain not found"),
         ("4.1.8", "450 4.1.8 <a@b.example>: Sender address rejected: Domain not found"),
         ("5.1.0", "550 5.1.0 <a@b.example>: Sender address rejected: undeliverable address"),
+        ("5.0.0", "553 Domain of sender address a@b.example does not exist"),
     ],
 )
 def test_a_sender_refused_at_rcpt_is_not_the_recipients_fault(status: str, text: str) -> None:

@@ -85,7 +85,9 @@ _DNS_FAILED = re.compile(
     r"|host not found, try again",
     re.IGNORECASE,
 )
-_SENDER_REFUSED = re.compile(r"\bsender (?:address|domain) (?:rejected|refused|denied)", re.I)
+_SENDER_REFUSED = re.compile(
+    r"\bsender (?:address|domain) (?:rejected|refused|denied)|\bdomain of sender address ", re.I
+)
 _MAILBOX_WORDS = re.compile(r"mail ?box|quota|mail ?folder", re.IGNORECASE)
 _NULL_MX = re.compile(r"null ?mx|no smtp service|accepts no mail", re.IGNORECASE)
 
@@ -175,7 +177,7 @@ def _first_pass_match(
     reason: Reason, *, coded: Reason | None, text: str, command: str, status: str = ""
 ) -> bool:
     if reason is Reason.USER_UNKNOWN:
-        if coded is Reason.SUSPENDED:
+        if coded is Reason.SUSPENDED or _SENDER_REFUSED.search(text):
             return False
         if coded is Reason.NOT_ACCEPT and status.endswith(".1.10"):
             # x.1.10 is RFC 7505's null MX (caught above by its words) and Exchange Online's
