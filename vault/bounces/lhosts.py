@@ -43,7 +43,7 @@ class _Lhost:
     """
 
     name: str
-    recognise: Callable[[Message], bool]
+    recognise: Callable[[_Heads], bool]
     phrases: _Table
     whole_report: bool = False
     special: Callable[[Finding], Finding] | None = None
@@ -52,41 +52,54 @@ class _Lhost:
     code_first: bool = False
 
 
-def _from_address(msg: Message) -> str:
-    found = header_addresses(msg, "From")
-    return found[0].lower() if found else ""
+@dataclass(frozen=True, slots=True)
+class _Heads:
+    """The headers the recognisers read, decoded once per message."""
 
+    msg: Message
+    subject: str
+    sender: str  # the From header as written, display name and all
+    from_address: str
+    received: str
 
-def _received(msg: Message) -> str:
-    return " ".join(str(value) for value in msg.get_all("Received") or [])
+    @classmethod
+    def of(cls, msg: Message) -> _Heads:
+        found = header_addresses(msg, "From")
+        return cls(
+            msg=msg,
+            subject=header(msg, "Subject"),
+            sender=str(msg.get("From", "")),
+            from_address=found[0].lower() if found else "",
+            received=" ".join(str(value) for value in msg.get_all("Received") or []),
+        )
 
 
 # "Modified by McAfee Email Gateway", "... Email and Web Security Virtual Appliance".
-def _is_mcafee(msg: Message) -> bool:
-    return "modified by mcafee" in header(msg, "X-NAI-Header").lower() and header(
-        msg, "Subject"
-    ).lower().startswith("delivery status")
+def _is_mcafee(h: _Heads) -> bool:
+    return "modified by mcafee" in header(h.msg, "X-NAI-Header").lower() and (
+        h.subject.lower().startswith("delivery status")
+    )
 
 
-def _is_messagelabs(msg: Message) -> bool:
+def _is_messagelabs(h: _Heads) -> bool:
     return (
-        bool(msg.get("X-Msg-Ref"))
-        and _from_address(msg).endswith("@messagelabs.com")
-        and header(msg, "Subject").lower().startswith("mail delivery failure")
+        bool(h.msg.get("X-Msg-Ref"))
+        and h.from_address.endswith("@messagelabs.com")
+        and h.subject.lower().startswith("mail delivery failure")
     )
 
 
 # Verizon Wireless's SMS and MMS gateways: vtext.com answers in its own "Error:" report.
-def _is_verizon(msg: Message) -> bool:
-    sender = _from_address(msg)
+def _is_verizon(h: _Heads) -> bool:
+    sender = h.from_address
     if sender == "post_master@vtext.com":
-        return ".vtext.com (" in _received(msg)
+        return ".vtext.com (" in h.received
     return sender.endswith(".vzwpix.com") and sender.startswith("sysadmin@")
 
 
-def _is_interscan(msg: Message) -> bool:
-    sender = str(msg.get("From", ""))
-    subject = header(msg, "Subject")
+def _is_interscan(h: _Heads) -> bool:
+    sender = h.sender
+    subject = h.subject
     return (
         "InterScan MSS" in sender
         or "InterScan Notification" in sender
@@ -99,28 +112,28 @@ def _is_interscan(msg: Message) -> bool:
     )
 
 
-def _is_domino(msg: Message) -> bool:
-    return header(msg, "Subject").startswith("DELIVERY FAILURE:")
+def _is_domino(h: _Heads) -> bool:
+    return h.subject.startswith("DELIVERY FAILURE:")
 
 
-def _is_notes(msg: Message) -> bool:
-    return header(msg, "Subject").startswith("Undeliverable message")
+def _is_notes(h: _Heads) -> bool:
+    return h.subject.startswith("Undeliverable message")
 
 
 # KDDI's au (ezweb.ne.jp) MTA, which states the account's condition above the address list.
-def _is_ezweb(msg: Message) -> bool:
-    return _from_address(msg).endswith("@ezweb.ne.jp") or "(EZweb Mail)" in _received(msg)
+def _is_ezweb(h: _Heads) -> bool:
+    return h.from_address.endswith("@ezweb.ne.jp") or "(EZweb Mail)" in h.received
 
 
 # Amazon SES receiving: the domain owner's receipt rule bounces with a template of its choice,
 # so "Mailbox does not exist" there is a rule's decision, not a directory's.
-def _is_receiving_ses(msg: Message) -> bool:
-    return bool(msg.get("X-SES-Outgoing"))
+def _is_receiving_ses(h: _Heads) -> bool:
+    return bool(h.msg.get("X-SES-Outgoing"))
 
 
-def _is_gmail(msg: Message) -> bool:
-    return "<mailer-daemon@googlemail.com>" in str(msg.get("From", "")).lower() and (
-        "delivery status notification" in header(msg, "Subject").lower()
+def _is_gmail(h: _Heads) -> bool:
+    return "<mailer-daemon@googlemail.com>" in h.sender.lower() and (
+        "delivery status notification" in h.subject.lower()
     )
 
 
@@ -159,14 +172,14 @@ def _gmail_state(finding: Finding) -> Finding:
 
 
 # Ipswitch IMail ("X-Mailer: <SMTP32 v8.22>").
-def _is_imail(msg: Message) -> bool:
-    return header(msg, "Subject").startswith("Undeliverable Mail ") or header(
-        msg, "X-Mailer"
-    ).startswith("<SMTP32 v")
+def _is_imail(h: _Heads) -> bool:
+    return h.subject.startswith("Undeliverable Mail ") or header(h.msg, "X-Mailer").startswith(
+        "<SMTP32 v"
+    )
 
 
-def _is_zoho(msg: Message) -> bool:
-    return bool(msg.get("X-ZohoMail"))
+def _is_zoho(h: _Heads) -> bool:
+    return bool(h.msg.get("X-ZohoMail"))
 
 
 _EXIM_MESSAGE_ID = re.compile(r"^\s*<\w{7}-\w{6}-\w{2}@")
@@ -179,28 +192,28 @@ _EXIM_SUBJECT = re.compile(
 
 # Exim: any two of its From, Message-Id ("<1P1YNN-0003AD-Ga@host>") and Subject. Mail.ru runs a
 # modified Exim whose words mean other things.
-def _is_exim(msg: Message) -> bool:
-    if _from_address(msg).endswith(".mail.ru") or "@mail.ru" in _from_address(msg):
+def _is_exim(h: _Heads) -> bool:
+    if h.from_address.endswith(".mail.ru") or "@mail.ru" in h.from_address:
         return False
     marks = (
-        str(msg.get("From", "")).lstrip().startswith("Mail Delivery System"),
-        _EXIM_MESSAGE_ID.match(str(msg.get("Message-Id", ""))) is not None,
-        _EXIM_SUBJECT.search(header(msg, "Subject")) is not None,
+        h.sender.lstrip().startswith("Mail Delivery System"),
+        _EXIM_MESSAGE_ID.match(str(h.msg.get("Message-Id", ""))) is not None,
+        _EXIM_SUBJECT.search(h.subject) is not None,
     )
     return sum(marks) >= 2
 
 
-def _is_aol(msg: Message) -> bool:
-    return bool(msg.get("X-AOL-IP"))
+def _is_aol(h: _Heads) -> bool:
+    return bool(h.msg.get("X-AOL-IP"))
 
 
 # Outlook.com (Hotmail): any two of its marks.
-def _is_outlook(msg: Message) -> bool:
+def _is_outlook(h: _Heads) -> bool:
     marks = (
-        "delivery status notification" in header(msg, "Subject").lower(),
-        bool(msg.get("X-Message-Delivery")),
-        bool(msg.get("X-Message-Info")),
-        ".hotmail.com" in _received(msg),
+        "delivery status notification" in h.subject.lower(),
+        bool(h.msg.get("X-Message-Delivery")),
+        bool(h.msg.get("X-Message-Info")),
+        ".hotmail.com" in h.received,
     )
     return sum(marks) >= 2
 
@@ -422,7 +435,8 @@ def with_lhost_reasons(msg: Message, report: str, findings: list[Finding]) -> li
 
     ``report`` is the human-readable text of the report (see ``textual.report_text``).
     """
-    lhost = next((lh for lh in _LHOSTS if lh.recognise(msg)), None)
+    heads = _Heads.of(msg)
+    lhost = next((lh for lh in _LHOSTS if lh.recognise(heads)), None)
     if lhost is None:
         return findings
     whole = " ".join(report.split())
