@@ -51,6 +51,73 @@ from vault.bounces import Reason, classify
             "a <b@example.net>: malformed address: <b@example.net> may not follow a",
             Reason.SYNTAX_ERROR,
         ),
+        ("5.0.0", "554 Service currently unavailable", Reason.SYSTEM_ERROR),
+        ("4.0.0", "450 4.0.0 Temporary failure", Reason.ON_HOLD),
+        (
+            "4.3.0",
+            "451 4.3.0 This message could not be delivered due to a recipient error. "
+            "Please try again later.",
+            Reason.ON_HOLD,
+        ),
+        (
+            "4.0.0",
+            "No MX found for domain. Please note that this is only a temporary failure report.",
+            Reason.NETWORK_ERROR,
+        ),
+        ("5.0.0", "554 INVALID IP FOR SENDING MAIL OF DOMAIN example.com", Reason.BLOCKED),
+        (
+            "5.0.0",
+            "550 SC-004 (COL0-MC1-F1) Unfortunately, messages from 192.0.2.1 weren't sent.",
+            Reason.BLOCKED,
+        ),
+        (
+            "5.5.0",
+            "554 IP=192.0.2.254 - A problem occurred. (Ask your postmaster for help.) (BL)",
+            Reason.BLOCKED,
+        ),
+        (
+            "5.4.4",
+            "Name service error for name=example.org type=MX: Malformed or unexpected name "
+            "server reply",
+            Reason.NETWORK_ERROR,
+        ),
+        ("5.4.4", "Sorry, I couldn't find any host named example.invalid.", Reason.HOST_UNKNOWN),
+        (
+            "5.1.10",
+            "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
+            Reason.USER_UNKNOWN,
+        ),
+        ("5.1.10", "556 5.1.10 Recipient address has null MX", Reason.NOT_ACCEPT),
+        ("5.0.0", "550 server does not accept mail from a@b.example", Reason.REJECTED),
+        ("5.0.0", "556 example.net does not accept mail (null MX)", Reason.NOT_ACCEPT),
+        (
+            "5.0.0",
+            "SMTP error from remote mail server after end of data: 553 sender.example does "
+            "not exist",
+            Reason.REJECTED,
+        ),
+        (
+            "5.0.0",
+            "552 mail file size exceeds the maximum size allowed for mail delivery",
+            Reason.MAILBOX_FULL,
+        ),
+        ("5.0.0", "554 5.4.6 Message looping", Reason.NETWORK_ERROR),
+        ("4.0.0", "451 example.org loops back to myself", Reason.SYSTEM_ERROR),
+        ("5.0.0", "554 REJECT bulk.advertising", Reason.SPAM_DETECTED),
+        (
+            "5.0.0",
+            "554 Message rejected because the recipient is not accepting mail with attachments",
+            Reason.POLICY_VIOLATION,
+        ),
+        (
+            "4.0.0",
+            "454 Throttling failure: Daily message quota exceeded.",
+            Reason.RATE_LIMITED,
+        ),
+        ("5.0.0", "550 Protocol violation", Reason.POLICY_VIOLATION),
+        ("5.0.0", "535 Authentication credentials invalid", Reason.SECURITY_ERROR),
+        ("5.0.0", "550 This system is not configured to relay mail", Reason.NO_RELAYING),
+        ("5.0.0", "552 Message file too big", Reason.MESSAGE_TOO_BIG),
         (None, "", Reason.UNDEFINED),
         ("5.0.0", "something nobody recognises", Reason.ON_HOLD),
     ],
@@ -68,6 +135,22 @@ def test_user_unknown_after_data_is_a_filter() -> None:
     text = "SMTP error from remote mail server after end of data: 550 Unknown user"
     assert classify(status="5.0.0", diagnostic=text, command="DATA") is Reason.FILTERED
     assert classify(status="5.0.0", diagnostic=text, command="RCPT") is Reason.USER_UNKNOWN
+
+
+def test_mailbox_words_without_rcpt_under_a_vague_code_are_a_filter() -> None:
+    # Nothing says RCPT TO was refused, and the code does not name the mailbox.
+    text = "550 5.7.1 550 User Unknown: a@b.example"
+    assert classify(status="5.7.1", diagnostic=text) is Reason.FILTERED
+    assert classify(status="5.0.0", diagnostic="550 <a@b.example> No such user here") is (
+        Reason.FILTERED
+    )
+    # A code that names the mailbox, or the answer to RCPT TO, still means the user is unknown.
+    assert classify(status="5.1.1", diagnostic=text) is Reason.USER_UNKNOWN
+    assert classify(status="5.7.1", diagnostic=text, command="RCPT") is Reason.USER_UNKNOWN
+    # A refused sender is not a mask for a missing mailbox.
+    assert classify(status="5.1.8", diagnostic="501 5.1.8 Sender address rejected") is (
+        Reason.REJECTED
+    )
 
 
 def test_local_delivery_program_failure_is_a_mailer_error() -> None:
@@ -90,6 +173,38 @@ def test_improper_command_sequence_is_a_syntax_error() -> None:
     assert classify(status="5.5.0", diagnostic="503 Improper sequence of commands") is (
         Reason.SYNTAX_ERROR
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "550 no mail box available for this user",
+        "550 <a@b.example> not found",
+        "550 this email address is wrong or no longer valid",
+        "550 no existe dicha persona",
+    ],
+)
+def test_user_unknown_wordings_at_rcpt(text: str) -> None:
+    assert classify(status="5.0.0", diagnostic=text, command="RCPT") is Reason.USER_UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("status", "text"),
+    [
+        ("5.0.0", "550 Sender address rejected: Domain not found"),
+        ("4.1.8", "450 4.1.8 <a@b.example>: Sender address rejected: Domain not found"),
+        ("5.1.0", "550 5.1.0 <a@b.example>: Sender address rejected: undeliverable address"),
+        ("5.0.0", "553 Domain of sender address a@b.example does not exist"),
+    ],
+)
+def test_a_sender_refused_at_rcpt_is_not_the_recipients_fault(status: str, text: str) -> None:
+    # Postfix checks the sender's domain when the recipient is given, and says whose it is.
+    assert classify(status=status, diagnostic=text, command="RCPT") is Reason.REJECTED
+
+
+def test_block_list_words_outrank_a_user_unknown_code() -> None:
+    text = "550 5.1.1 Rejecting open proxy 192.0.2.1"
+    assert classify(status="5.1.1", diagnostic=text) is Reason.BLOCKED
 
 
 def test_quoted_recipient_alone_does_not_mean_rcpt() -> None:

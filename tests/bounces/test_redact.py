@@ -17,6 +17,8 @@ from vault.bounces import redact_diagnostic
         ("mailbox 'kijitora' does not exist", "kijitora"),
         ("procmail: Couldn't create /var/spool/mail/kijitora", "kijitora"),
         ("kijitora@mailhub0 failed", "kijitora"),
+        ("550 unknown user: kijitora", "kijitora"),
+        ("550 5.1.1 User: 'kijitora' not found", "kijitora"),
     ],
 )
 def test_addresses_and_local_parts_are_removed(text: str, secret: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from vault.bounces.model import Reason
-from vault.bounces.phrases import NETWORK_FAILURE, PHRASES, QUEUE_EXPIRY
+from vault.bounces.phrases import MAILBOX_MISSING, NETWORK_FAILURE, PHRASES, QUEUE_EXPIRY
 from vault.bounces.status import reason_for_status
 
 # Reasons tried first, in this order: the specific ones a status code or a phrase can name.
@@ -71,13 +71,22 @@ _SPACE = re.compile(r"\s+")
 # unlike a bare "user unknown", filters do not borrow these words.
 _DIRECTORY_MISS = re.compile(
     r"recipient name is not recognized|not listed in (?:the )?(?:domino directory|public name"
-    r"|directory)|no such user|invalid (?:final delivery userid|recipient)|user not exist"
-    r"|unknown user(?::| [^\s<]+@)|recip(?:ient)?notfound|mailbox unavailable|no valid recipients",
+    r"|directory)|invalid (?:final delivery userid|recipient)|user not exist"
+    r"|unknown user(?::| [^\s<]+@)|recip(?:ient)?notfound|no valid recipients",
     re.IGNORECASE,
 )
 # The sending side's own directory could not be asked (qmail-ldap): retrying cannot help.
 _DIRECTORY_FAILURE = re.compile(
     r"unable to contact ldap server|timeout while talking to ldap", re.I
+)
+# A DNS answer that was broken or never came: says nothing of whether the domain exists.
+_DNS_FAILED = re.compile(
+    r"malformed (?:or unexpected )?name server reply|host name lookup failure"
+    r"|host not found, try again",
+    re.IGNORECASE,
+)
+_SENDER_REFUSED = re.compile(
+    r"\bsender (?:address|domain) (?:rejected|refused|denied)|\bdomain of sender address ", re.I
 )
 _MAILBOX_WORDS = re.compile(r"mail ?box|quota|mail ?folder", re.IGNORECASE)
 _NULL_MX = re.compile(r"null ?mx|no smtp service|accepts no mail", re.IGNORECASE)
@@ -118,7 +127,7 @@ def classify(
     local_program = (diagnostic_type or "").strip().lower() == "x-unix"
 
     for reason in _FIRST_PASS:
-        if _first_pass_match(reason, coded=coded, text=text, command=command):
+        if _first_pass_match(reason, coded=coded, text=text, command=command, status=status or ""):
             # A local delivery program failed (procmail, a pipe): unless it says the mailbox is
             # full, the mailbox itself was never judged.
             if local_program and reason is not Reason.MAILBOX_FULL:
@@ -129,6 +138,9 @@ def classify(
             return reason
     if local_program:
         return Reason.MAILER_ERROR
+    if coded is Reason.HOST_UNKNOWN and _DNS_FAILED.search(text):
+        # 5.4.4 with "malformed name server reply": the lookup failed, the domain may exist.
+        return Reason.NETWORK_ERROR
 
     if coded is None or coded in _VAGUE or coded is Reason.EXPIRED:
         # Retried until the queue gave up: why the host could not be reached comes first.
@@ -161,10 +173,16 @@ def classify(
     return Reason.ON_HOLD if text else Reason.UNDEFINED
 
 
-def _first_pass_match(reason: Reason, *, coded: Reason | None, text: str, command: str) -> bool:
+def _first_pass_match(
+    reason: Reason, *, coded: Reason | None, text: str, command: str, status: str = ""
+) -> bool:
     if reason is Reason.USER_UNKNOWN:
-        if coded is Reason.SUSPENDED:
+        if coded is Reason.SUSPENDED or _SENDER_REFUSED.search(text):
             return False
+        if coded is Reason.NOT_ACCEPT and status.endswith(".1.10"):
+            # x.1.10 is RFC 7505's null MX (caught above by its words) and Exchange Online's
+            # "RecipientNotFound": with user-unknown words it is the latter.
+            return matches(reason, text)
         if coded is Reason.USER_UNKNOWN:
             return not any(matches(other, text) for other in _OVERRIDE_USER_UNKNOWN)
         # Without a mailbox code, "user unknown" is trusted only as the answer to RCPT TO, or
@@ -177,9 +195,20 @@ def _first_pass_match(reason: Reason, *, coded: Reason | None, text: str, comman
             return matches(Reason.USER_UNKNOWN, text) or matches(reason, text)
         if command in _BEFORE_DATA:
             return False
-        return matches(reason, text) or (command == "DATA" and matches(Reason.USER_UNKNOWN, text))
+        if matches(reason, text) or (command == "DATA" and matches(Reason.USER_UNKNOWN, text)):
+            return True
+        # Nothing shows the words answered RCPT TO and the code does not name the mailbox: a
+        # filter that masks its refusal as "no such user" (Sisimai reads these as filtered).
+        return (
+            not command
+            and (coded is None or coded in _VAGUE)
+            and MAILBOX_MISSING.search(text) is not None
+            and not matches(Reason.REJECTED, text)
+        )
     if reason is Reason.REJECTED:
-        if coded is Reason.REJECTED:
+        if coded is Reason.REJECTED or _SENDER_REFUSED.search(text):
+            # Postfix refuses an unknown or unverified sender domain at RCPT TO, in its own
+            # words: "Sender address rejected: Domain not found" is not about the recipient.
             return True
         if command and command not in {"MAIL", "DATA"}:
             return False

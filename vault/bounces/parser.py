@@ -14,6 +14,7 @@ from vault.bounces.arf import is_arf, parse_arf
 from vault.bounces.autoreply import is_autoreply, parse_autoreply
 from vault.bounces.dsn import findings_from_fields, parse_dsn
 from vault.bounces.findings import Finding, find_command, names_recipient, to_recipient
+from vault.bounces.lhosts import with_lhost_reasons
 from vault.bounces.mime import (
     find_parts,
     header,
@@ -98,7 +99,7 @@ def _parse(data: bytes) -> ParsedMessage:
         inner_messages = _attached_messages(msg) or _pasted_messages(msg)
         findings = [f for inner in inner_messages for f in parse_dsn(inner)]
     if findings:
-        return _result(Kind.DSN, _with_text(msg, text, findings))
+        return _result(Kind.DSN, with_lhost_reasons(msg, text, _with_text(msg, text, findings)))
     is_report = bool(find_parts(msg, "message/delivery-status"))
     if is_report or looks_like_bounce(msg, text):
         found = parse_text(msg, text)
@@ -112,7 +113,7 @@ def _parse(data: bytes) -> ParsedMessage:
                 else f
                 for f in found
             ]
-        return _result(Kind.DSN, found)
+        return _result(Kind.DSN, with_lhost_reasons(msg, text, found))
     if is_autoreply(msg, text):
         return _result(Kind.AUTOREPLY, parse_autoreply(msg))
     return ParsedMessage.empty()

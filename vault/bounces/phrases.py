@@ -31,6 +31,7 @@ NETWORK_FAILURE = _any(
     r"network error on destination mxs?",
     r"unable to resolve route",
     r"malformed (?:or unexpected )?name server reply",
+    r"no mx found for (?:domain|destination)",
 )
 QUEUE_EXPIRY = _any(
     r"connection timed out",
@@ -47,6 +48,19 @@ QUEUE_EXPIRY = _any(
     r"the recipient server did not accept our requests to connect",
 )
 
+#: How a server says that the mailbox itself does not exist, narrower than the user-unknown
+#: phrases below: no "unknown address" (Amazon SES's label for any 5.1.0) or "address rejected"
+#: (a sender's too). Said outside the answer to RCPT TO, under a code that does not name the
+#: mailbox, these words are often a content filter's mask.
+MAILBOX_MISSING = _any(
+    r"user ?unknown",
+    r"unknown (?:user|recipient|mailbox)",
+    r"no such (?:user|mailbox|recipient)",
+    r"(?:user|recipient|mailbox)(?: \S+)? (?:does not exist|not found)",
+    r"mailbox (?:is )?(?:unavailable|invalid|not present)",
+    r"invalid (?:recipient|mailbox|user)",
+)
+
 PHRASES: Mapping[Reason, re.Pattern[str]] = {
     Reason.MAILBOX_FULL: _any(
         r"mail ?box (?:is )?full",
@@ -54,7 +68,8 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"mailbox (?:size limit exceeded|over quota|quota usage exceeded)",
         r"full mailbox",
         r"(?:disk|disc|mail|storage) quota (?:exceeded|violation)",
-        r"quota (?:exceeded|violation|full)",
+        # Not a sender's quota: SES's "Throttling failure: Daily message quota exceeded".
+        r"(?<!message )(?<!sending )quota (?:exceeded|violation|full)",
         r"over ?quota",
         r"over (?:the )?(?:allowed )?quota",
         r"exceed(?:ed|s|ing)? (?:the |its |their )?(?:mailbox |storage |disk )?(?:quota|storage "
@@ -69,6 +84,8 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"boite du destinataire pleine",
         r"mailbox would exceed maximum allowed storage",
         r"recipient reached disk quota",
+        # The mailbox file, not the message: "mail file size exceeds the maximum size allowed".
+        r"mail file size exceeds the maximum size allowed for mail delivery",
     ),
     Reason.MESSAGE_TOO_BIG: _any(
         r"message (?:is )?too (?:big|large)",
@@ -81,6 +98,10 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"line too long",
         r"line (?:length )?limit exceeded",
         r"recipsizelimit",
+        r"exceeded the maximum incoming message size",
+        r"max(?:imum)? message size exceeded",
+        r"message file too big",
+        r"\bsize limit\b",
     ),
     Reason.EXCEED_LIMIT: _any(r"message too large for (?:this )?recipient"),
     Reason.SUSPENDED: _any(
@@ -110,7 +131,10 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"we do not relay",
         r"not an open relay",
         r"no relaying",
-        r"domain isn'?t in my list of allowed rcpthosts",
+        r"domain isn'?t in my list of allowed rcpthosts?",
+        r"\bas a relay\b",
+        r"not configured to relay mail",
+        r"requires authentication when attempting to send to a non-local e-?mail address",
         r"not local host .* not a gateway",
     ),
     Reason.USER_UNKNOWN: _any(
@@ -133,7 +157,8 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"mailbox (?:invalid|not present|not available)",
         r"no mailbox (?:here|found|by that name)",
         r"not (?:a )?(?:our|local) (?:user|customer|address)",
-        r"address (?:does not exist|unknown|not found|rejected)",
+        # Not "Sender address rejected" or "Sender IP address rejected": the sender's.
+        r"(?<!sender )(?<!ip )address (?:does not exist|unknown|not found|rejected)",
         r"(?:bad|non[- ]?existent|unrouteable|unroutable) (?:destination )?(?:user|recipient|"
         r"mailbox)",
         r"bad[-_ ]recipient",
@@ -158,6 +183,24 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"unknown or illegal alias",
         r"mailbox not found",
         r"rcpt <.+> does not exist",
+        r"<[^<>\s]{1,254}@[^<>\s]{1,254}> not found",
+        r"archived recipient",
+        r"destination server rejected recipients",
+        r"e-?mail address could not be found",
+        r"mailbox [^\s@]{1,254}@\S{1,254} unavailable",
+        r"no \S{1,254} in name directory",
+        r"no existe (?:dicha persona|ese usuario)",
+        r"no mail ?box available for this user",
+        r"no matches to nameserver query",
+        r"rejected: account unavailable",
+        r"no valid recipients, bye",
+        r"recipient (?:is not local|not ok)",
+        r"sorry, badrcptto",
+        r"the following recipients was undeliverable",
+        r"this e-?mail address is wrong or no longer valid",
+        r"this spectator does not exist",
+        r"user missing home directory",
+        r"user not active",
     ),
     Reason.FILTERED: _any(
         r"user reject",
@@ -211,6 +254,16 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         # Amazon SES refusing to send for an identity (the sender) it has not verified.
         r"email address is not verified",
         r"identities failed the check",
+        r"server does not accept mail from",
+        r"backscatter protection detected an invalid or expired e-?mail address",  # MDaemon
+        r"can'?t determine purported responsible address",
+        r"denied by secumail valid-address-filter",
+        r"e-?mail address is on senderfilterconfig list",
+        r"from: domain is invalid\. please provide a valid from:",
+        # Gmail's "Send mail as" account whose SMTP settings are wrong: the sender's setup.
+        r"sending this from a different address or alias using the",
+        # Exim: "after end of data: 553 sender.example does not exist" (the sender's domain).
+        r"after (?:end of data|mail from):.{0,200}? \S+\.\S+ does not exist",
     ),
     Reason.HOST_UNKNOWN: _any(
         r"host (?:or domain name )?(?:not found|unknown)",
@@ -250,6 +303,8 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"message refused by mailmarshal",
         r"our filters rate at and above",
         r"mass mailer",
+        r"our system has detected that this message is",
+        r"reject bulk\.advertising",
     ),
     Reason.RATE_LIMITED: _any(
         r"too many (?:connections|concurrent|sessions|simultaneous|messages|recipients|errors)",
@@ -265,6 +320,9 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"receiving mail at a rate",
         r"has exceeded the (?:max(?:imum)?|allowed) (?:emails|messages|number)",
         r"maximum number of (?:connections|messages)",
+        r"too many smtp sessions for this host",
+        r"trop de connexions",
+        r"we have already made numerous attempts to deliver this message",
     ),
     Reason.BLOCKED: _any(
         r"blacklist",
@@ -299,6 +357,7 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"mismatches client ip",
         r"(?:which|that) is an open relay",
         r"after initial connection",
+        r"your access to submit messages to this e-?mail system has been rejected",
         r"listed (?:at|on|in)",
         r"banned",
         r"poor reputation",
@@ -311,6 +370,35 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"client host rejected",
         r"veuillez essayer plus tard",
         r"see https?://\S*(?:block|rbl|bl\.|senderbase|spf|abuse)",
+        r"invalid ip for sending mail of domain",
+        # The rest of Sisimai's block list phrases: all about the sending host or its IP.
+        r"access denied\. ip name lookup failed",
+        r"refused - see https?://",
+        r"cannot resolve your address",
+        r"confirm this mail server",
+        r"your server requires confirmation",
+        r"currently sending spam",
+        r"you are sending spam",
+        r"too many spams from your ip",
+        r"looks suspiciously like spammer",
+        r"rejected for possible spam/virus content",
+        r"temporarily deferred due to user complaints",
+        r"spf\.pobox\.com/why\.html",
+        r"please inspect your spf settings",
+        r"please use the smtp server of your isp",
+        r"rejecting open proxy",
+        r"sender ip reverse lookup rejected",
+        r"server access forbidden by your ip",
+        r"service permits \d+ unverif[iy]able sending ips",
+        r"unresolvable relay host name",
+        r"you are not allowed to connect",
+        r"mail from \d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3} refused",
+        # Outlook.com's refusals of a sending IP: SC-001..004 (block list, proxy, complaints),
+        # DY-001/002 (dynamic or compromised address); "messages from <ip> weren't sent".
+        r"\b(?:sc|dy)-00\d\b",
+        r"messages from \S+ weren'?t sent",
+        # Deutsche Telekom's "554 IP=192.0.2.1 - A problem occurred. (...) (BL)": block list.
+        r"\bip=[0-9a-f.:]{3,45} - .{0,160}\(bl\)",
     ),
     Reason.POLICY_VIOLATION: _any(
         r"polic(?:y|ies)",
@@ -326,6 +414,14 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"unauthenticated",
         r"not (?:properly )?authenticated",
         r"sender guidelines",
+        r"not accepting mail with (?:attachments|embedded images)",
+        r"closed mailing list",
+        r"headers? are not accepted",
+        r"message given low priority",
+        r"messages with multiple addresses",
+        r"protocol violation",
+        r"used to send your message is not subscribed to this group",
+        r"allowable number of posts without solving a captcha",
     ),
     Reason.VIRUS_DETECTED: _any(
         r"virus",
@@ -351,6 +447,11 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"insecure",
         r"unauthorized",
         r"access denied",
+        r"account not subscribed to ses",
+        r"authentication credentials invalid",
+        r"authentication turned on in your e-?mail client",
+        r"verification failure",
+        r"is not authorized to perform ses:sendrawemail",
     ),
     Reason.SYSTEM_ERROR: _any(
         r"system (?:error|failure|config)",
@@ -364,8 +465,9 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"loop (?:alert|back warning)",
         r"hop count exceeded",
         r"unable to (?:open|create|deliver|write)",
-        r"temporary (?:local )?(?:failure|problem|error)",
-        r"service (?:unavailable|not available)",
+        # "Temporary failure" alone says only that the server will take it later (on hold).
+        r"temporary local (?:failure|problem|error)",
+        r"service (?:currently )?(?:unavailable|not available)",
         r"server (?:is )?(?:busy|unavailable|too busy|down)",
         r"out of memory",
         r"timeout waiting for",
@@ -378,8 +480,12 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"\b554[ -]transaction failed(?:$|[^:])",
         r"interrupted system call",
         r"it would create a mail loop",
-        r"please try again later",
         r"\bmx\b.* (?:loop|points to (?:localhost|myself))",
+        r"loops? back to myself",
+        r"loop was found in the mail exchanger",
+        r"can'?t create user output file",
+        r"it encountered an error while being processed",
+        r"recipient deferred because there is no mdb",
     ),
     Reason.NETWORK_ERROR: _any(
         r"network (?:error|unreachable|is unreachable|failure)",
@@ -397,6 +503,10 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
         r"mail server for .+ is not responding",
         r"servfail",
         r"lookup failure",
+        r"malformed (?:or unexpected )?name server reply",
+        r"dns records for the destination computer could not be found",
+        r"message looping",
+        r"unrouteable mail domain",
     ),
     Reason.EXPIRED: _any(
         r"(?:delivery|retry) (?:time|timeout|period) (?:expired|exceeded)",
@@ -439,8 +549,10 @@ PHRASES: Mapping[Reason, re.Pattern[str]] = {
     ),
     Reason.NOT_ACCEPT: _any(
         r"null ?mx",
-        r"does not accept (?:any )?(?:e-?)?mail",
-        r"not accepting (?:any )?(?:e-?)?mail",
+        # "does not accept mail from <sender>" is a refused sender, not a domain without mail.
+        r"does not accept (?:any )?(?:e-?)?mail(?! from)",
+        # Not "... not accepting mail with attachments" (a policy) or "... from <sender>".
+        r"not accepting (?:any )?(?:e-?)?mail(?! with| from)",
         r"accepts no mail",
         r"no mx record",
         r"mail (?:is )?not accepted",

@@ -20,6 +20,8 @@ _BRACKETED = re.compile(r"<(?!redacted>)[^<>\s@]{1,256}>")
 _QUOTED_USER = re.compile(
     r"(?i)((?:user|mailbox|recipient|account|alias)\s+)(['\"])[^'\"\s]{1,256}\2"
 )
+# "unknown user: kijitora", "User: 'kijitora'": a bare local part right after "user:".
+_AFTER_USER_COLON = re.compile(r"(?i)(\buser:[ \t]*)['\"]?[^\s'\"<>@,;()\[\]]{1,256}['\"]?")
 # Paths name the mailbox owner too (/var/mail/kijitora, /home/kijitora/Maildir).
 _MAILBOX_PATH = re.compile(r"(/(?:var/)?(?:spool/)?(?:mail|home|Maildir|vmail)/)[^\s/\"']+")
 
@@ -29,4 +31,5 @@ def redact_diagnostic(text: str) -> str:
     text = _ADDRESS.sub(REDACTED, text)
     text = _BRACKETED.sub(REDACTED, text)
     text = _QUOTED_USER.sub(rf"\g<1>{REDACTED}", text)
+    text = _AFTER_USER_COLON.sub(rf"\g<1>{REDACTED}", text)
     return _MAILBOX_PATH.sub(rf"\g<1>{REDACTED}", text)

@@ -121,6 +121,25 @@ def status_reason(status: str | None) -> Reason | None:
     return None
 
 
+# Exchange's NDR subjects ("#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##"): Microsoft's
+# own identifier of the failure, after its published NDR list (as Sisimai's Exchange2007 reads it).
+_EXCHANGE_NDR = re.compile(r"\b((?:RESOLVER|QUEUE|SMTPSEND)\.[A-Za-z]+(?:\.\w+)?);")
+_EXCHANGE_NDR_CODES: dict[str, Reason] = {
+    "SMTPSEND.DNS.NonExistentDomain": R.HOST_UNKNOWN,
+    "SMTPSEND.DNS.MxLoopback": R.NETWORK_ERROR,
+    "RESOLVER.ADR.BadPrimary": R.SYSTEM_ERROR,
+    "RESOLVER.ADR.RecipNotFound": R.USER_UNKNOWN,
+    "RESOLVER.ADR.ExRecipNotFound": R.USER_UNKNOWN,
+    "RESOLVER.ADR.RecipLimit": R.RATE_LIMITED,
+    "RESOLVER.ADR.InvalidInSmtp": R.SYSTEM_ERROR,
+    "RESOLVER.ADR.Ambiguous": R.SYSTEM_ERROR,
+    "RESOLVER.RST.AuthRequired": R.SECURITY_ERROR,
+    "RESOLVER.RST.NotAuthorized": R.REJECTED,
+    "RESOLVER.RST.RecipSizeLimit": R.MESSAGE_TOO_BIG,
+    "QUEUE.Expired": R.EXPIRED,
+}
+
+
 # NTT docomo's MX answers "550 Unknown user" both for a missing mailbox (at RCPT TO) and for
 # a sender its customer's filter refuses (after DATA); the status and command tell them apart.
 _DOCOMO_HOST = re.compile(r"\bmfsmax\.docomo\.ne\.jp\b", re.I)
@@ -184,4 +203,7 @@ def provider_reason(
     match = _GODADDY.search(diagnostic)
     if match:
         return _GODADDY_CODES.get(match.group(1))
+    match = _EXCHANGE_NDR.search(diagnostic)
+    if match:
+        return _EXCHANGE_NDR_CODES.get(match.group(1))
     return None
