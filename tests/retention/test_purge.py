@@ -11,6 +11,7 @@ from vault.clock import FixedClock
 from vault.config import Settings
 from vault.deliveries.models import BounceState, DeliveryOutcome
 from vault.errors import ConfigError
+from vault.retention import purge as purge_module
 from vault.retention.models import PurgeRun
 from vault.retention.purge import run_purge
 from vault.retention.reports import purge_reports
@@ -221,6 +222,29 @@ def test_the_newest_audit_entry_anchors_the_chain(store: Vault, clock: FixedCloc
         seqs = [e.seq for e in session.scalars(select(AuditEntry).order_by(AuditEntry.seq))]
     assert seqs == [3, 4]  # the last list:create stays; the purge entry follows it
     assert store.verify_audit().ok, store.verify_audit().describe()
+
+
+def test_a_resumed_run_records_the_whole_audit_cut(
+    store: Vault, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("a", "b", "c"):
+        store.create_list(name)
+    clock.advance(timedelta(days=1))
+    everything = retention_config(Settings(sections={"retention": {"audit_entry": 0}}), environ={})
+    real_record = purge_module.audit.record
+
+    def dies_before_the_final_entry(session, **kwargs):  # type: ignore[no-untyped-def]
+        if kwargs.get("tag") == "retention:purge":
+            raise KeyboardInterrupt  # every class is done, the run's own entry not yet written
+        return real_record(session, **kwargs)
+
+    monkeypatch.setattr(purge_module.audit, "record", dies_before_the_final_entry)
+    with pytest.raises(KeyboardInterrupt):
+        run_purge(store, everything)
+    monkeypatch.setattr(purge_module.audit, "record", real_record)
+    run_purge(store, everything)  # resumes: nothing left to delete, only the entry to write
+    verdict = store.verify_audit()
+    assert verdict.ok, verdict.describe()
 
 
 def _event(store: Vault, type_: str, recipient: str, status: str | None = None) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, any_, delete, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from vault.audit.models import AuditEntry
@@ -51,10 +51,16 @@ class RecordClass:
         chosen = select(self.key).where(*self._expired(cutoff)).limit(limit)
         if not self.in_key_order:
             # One statement: the keys never travel to Python and back, which in a large purge
-            # costs more than the deletion itself.
-            result = session.execute(
-                delete(self.model).where(self.key.in_(chosen.scalar_subquery()))
-            )
+            # costs more than the deletion itself. PostgreSQL plans ``IN (subquery)`` as a
+            # semi-join that scans the whole table, and ``= ANY(ARRAY(subquery))`` as the
+            # subquery once and then primary-key lookups. The expiry is repeated outside: on
+            # PostgreSQL a row updated while the delete waited for its lock (a subscriber active
+            # again, a bounce state just rewritten) is checked again, not deleted on old news.
+            if session.get_bind().dialect.name == "postgresql":
+                batch = self.key == any_(func.array(chosen.scalar_subquery()))
+            else:
+                batch = self.key.in_(chosen.scalar_subquery())
+            result = session.execute(delete(self.model).where(batch, *self._expired(cutoff)))
             return int(result.rowcount), None  # type: ignore[attr-defined]
         keys = list(session.scalars(chosen.order_by(self.key)))
         if not keys:

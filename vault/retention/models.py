@@ -42,5 +42,8 @@ class PurgeRunClass(Base):
     batches: Mapped[int] = mapped_column(Integer, default=0)
     done: Mapped[bool] = mapped_column(Boolean, default=False)
     oldest_remaining: Mapped[timestamp | None] = mapped_column(default=None)
+    # Audit entries only: the last chain position deleted so far. Kept here, under the row's
+    # lock, so that a resumed run or a second process records the whole cut, not its own part.
+    removed_through: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
     run: Mapped[PurgeRun] = relationship(back_populates="classes")

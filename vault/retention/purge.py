@@ -72,7 +72,6 @@ def run_purge(
         assert run is not None
         as_of = run.as_of
         done = {c.record_class for c in run.classes if c.done}
-    removed_through_seq: int | None = None
     for rule in config.rules:
         name = rule.record_class.name
         if name in done:
@@ -102,8 +101,8 @@ def run_purge(
                     break
                 row.removed += removed
                 row.batches += 1
-                if rule.record_class is AUDIT_ENTRY and last_key is not None:
-                    removed_through_seq = int(last_key)
+                if last_key is not None:
+                    row.removed_through = max(int(last_key), row.removed_through or 0)
             if progress:
                 progress(removed)
     with store.write() as session:
@@ -113,6 +112,9 @@ def run_purge(
             return run_id
         counts = {c.record_class: c.removed for c in run.classes}
         details: dict[str, object] = {"run_id": str(run_id), "dry_run": dry_run, "removed": counts}
+        removed_through_seq = next(
+            (c.removed_through for c in run.classes if c.record_class == AUDIT_ENTRY.name), None
+        )
         if removed_through_seq is None and not dry_run:
             removed_through_seq = _previous_audit_cut(session)
         if removed_through_seq is not None:
