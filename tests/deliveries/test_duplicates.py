@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from tests.deliveries.messages import (
     COMPLAINT,
     CORPORATE_HARD,
+    DELIVERED,
     MAILBOX_FULL,
     SPAM_BLOCK,
     mbox,
@@ -90,6 +91,29 @@ def test_a_report_is_known_again_after_the_index_key_rotates(
     assert suppressed(store, CORP) is None
 
 
+def test_an_old_success_read_again_clears_nothing(store: Vault, clock: FixedClock) -> None:
+    store.ingest([message_for(CORPORATE_HARD, CORP)])
+    clock.advance(timedelta(days=1))
+    success = message_for(DELIVERED, CORP)
+    assert store.ingest([success]).tally.by_taken == {"reset": 1}
+    clock.advance(timedelta(days=1))
+    store.ingest([message_for(CORPORATE_HARD, CORP)])  # pending again
+    clock.advance(timedelta(days=1))
+    assert store.ingest([success]).tally.by_taken == {"duplicate": 1}
+    clock.advance(timedelta(days=1))
+    store.ingest([message_for(CORPORATE_HARD, CORP)])  # confirms the pending one
+    assert suppressed(store, CORP) == "hard_bounce"
+
+
+def test_the_stored_digest_is_not_derived_from_the_address(store: Vault) -> None:
+    """Two recipients of one DSN are told apart by position, not by address: erasing an
+    address leaves no digest of it behind in outcomes not linked to a subscriber."""
+    raw = message_for(CORPORATE_HARD, CORP)
+    other = raw.replace(CORP.encode(), b"someone.else@acme-corp.example")
+    store.ingest([raw])
+    assert store.ingest([other]).tally.by_taken == {"duplicate": 1}
+
+
 def event(**fields: str) -> dict[str, str]:
     return {"type": "bounce", "recipient": CORP, "status": "4.2.2", **fields}
 
@@ -103,10 +127,17 @@ def test_a_retried_event_with_its_id_is_recorded_once(store: Vault) -> None:
         event(event_id="<0100018c.abc@ses.example>", recipient="x@y.example")
     )
     assert other.taken == "counted"
+    # One id for every event about one sent message: a later bounce or complaint is news.
+    later = store.record_event(event(event_id="<0100018c.abc@ses.example>", status="5.1.1"))
+    assert later.taken == "pending"
+    complaint = store.record_event(
+        {"type": "complaint", "recipient": CORP, "event_id": "<0100018c.abc@ses.example>"}
+    )
+    assert complaint.taken == "suppressed"
     # Without an id nothing says two events are one: both are recorded.
     store.record_event(event())
     store.record_event(event())
-    assert stored_outcomes(store) == 4
+    assert stored_outcomes(store) == 6
 
 
 @pytest.mark.parametrize("bad", ["", "   ", "x" * 201])

@@ -55,8 +55,10 @@ class Report:
     source: OutcomeSource
     occurred_at: datetime
     list_id: uuid.UUID | None = None
-    # What makes this report the same one when it arrives again (see ``message_identity``);
-    # held in memory only: the service stores a keyed digest of it with the recipient.
+    # What makes this report the same one when it arrives again: for a message, its identity
+    # (``message_identity``), the recipient's position in it and the status; for an event, its
+    # type, status, event_id and recipient. Held in memory only: the service stores a keyed
+    # digest of it.
     identity: bytes | None = None
 
     @property
@@ -110,14 +112,20 @@ def reports_from_parsed(
     source = OutcomeSource.ARF if parsed.kind is Kind.ARF else OutcomeSource.DSN
     reports: list[Report] = []
     unusable: list[str] = []
-    for recipient in parsed.recipients:
+    for position, recipient in enumerate(parsed.recipients):
         try:
             address = parse_address(recipient.recipient)
         except InvalidAddress as exc:
             unusable.append(str(exc))
             continue
         report = _from_recipient(recipient, address, source=source, now=now)
-        reports.append(replace(report, identity=identity) if identity else report)
+        if identity:
+            # The position, not the address: the stored digest then says nothing about who,
+            # and an MTA that reuses a Message-ID for its "delayed" and then its "failed"
+            # notice still gives two reports (the status differs).
+            status = (recipient.status or "").encode()
+            report = replace(report, identity=b"%b\x00%d\x00%b" % (identity, position, status))
+        reports.append(report)
     return MessageReports(parsed.kind, tuple(reports), unusable=tuple(unusable))
 
 
@@ -181,5 +189,21 @@ def report_from_event(event: DeliveryEvent, *, now: datetime) -> Report:
         diagnostic=event.diagnostic,
         source=OutcomeSource.EVENT,
         occurred_at=occurred_at,
-        identity=b"event-id:" + event.event_id.encode() if event.event_id else None,
+        identity=_event_identity(event),
     )
+
+
+def _event_identity(event: DeliveryEvent) -> bytes | None:
+    """An event's id is the sender's, and senders often reuse one id for every event about one
+    sent message (its deferral, its bounce, its complaint; each of its recipients): the type,
+    status and recipient are part of the identity."""
+    if not event.event_id:
+        return None
+    parts = (
+        "event",
+        event.event_id,
+        event.type.value,
+        event.status or "",
+        event.recipient.canonical,
+    )
+    return "\x00".join(parts).encode()

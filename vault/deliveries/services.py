@@ -152,6 +152,7 @@ def record_reports(
         elif report.delivered:
             # A success clears the soft-bounce count and a pending confirmation; with nothing
             # to clear it is ignored (successes are not stored: they would be most of the rows).
+            # One that cleared something is stored, so that reading it again clears nothing.
             state = states.get(canonical)
             taken, suppression = Taken.IGNORED, None
             if state is not None and not state.empty:
@@ -175,7 +176,7 @@ def record_reports(
             to_suppress.setdefault(key, {})[canonical] = report.address
         outcome_id = None
         subscriber_id = None
-        if taken not in (Taken.IGNORED, Taken.RESET):
+        if taken is not Taken.IGNORED:
             outcome_id = uuid.uuid4()
             subscriber_id, list_id = None, report.list_id
             if taken is not Taken.DOMAIN:
@@ -225,13 +226,13 @@ def record_reports(
 def _identity_text(report: Report) -> str | None:
     if report.identity is None:
         return None
-    # NUL separates the parts (no address holds one) and marks this apart from an address.
-    return f"report\x00{report.identity.hex()}\x00{report.address.canonical}"
+    # The NUL marks this apart from an address digest (no address holds one).
+    return f"report\x00{report.identity.hex()}"
 
 
 def _live_report_digests(keys: KeySuite, report: Report) -> list[bytes]:
     """The report's digest under every live index key, the primary's (the one stored) first."""
-    if _ignored(report) or report.delivered:
+    if _ignored(report):
         return []  # never stored, so never a duplicate of anything
     text = _identity_text(report)
     return [] if text is None else keys.index.digests(text)
