@@ -13,6 +13,7 @@ from vault.unsubscribe.services import UnsubscribeResult, unsubscribe_by_token
 from vault.unsubscribe.tokens import (
     ONE_CLICK,
     create_token,
+    list_token_maker,
     list_unsubscribe_headers,
     token_maker,
     unsubscribe_url,
@@ -24,6 +25,7 @@ __all__ = [
     "PAGE_HEADERS",
     "UnsubscribeResult",
     "create_token",
+    "list_token_maker",
     "list_unsubscribe_headers",
     "render_confirmation_page",
     "render_done_page",
