@@ -24,7 +24,6 @@ from vault.unsubscribe import (
     create_token,
     list_token_maker,
     list_unsubscribe_headers,
-    token_maker,
     unsubscribe_url,
     verify_token,
 )
@@ -159,17 +158,6 @@ def test_list_unsubscribe_headers(keyring: Keyring) -> None:
 def test_base_urls_that_are_not_https_are_refused(base: str) -> None:
     with pytest.raises(ConfigError):
         unsubscribe_url(base, "token")
-
-
-def test_token_maker_makes_the_same_tokens_with_fresh_nonces(keyring: Keyring) -> None:
-    make = token_maker(keyring)
-    first, second = make(SUBSCRIBER, LIST), make(SUBSCRIBER, LIST)
-    assert first != second and len(first) == len(second) == 87
-    assert verify_token(keyring, first) == verify_token(keyring, second) == (SUBSCRIBER, LIST)
-    # The same header (format and key id) as create_token's.
-    assert (
-        unb64(first)[:5] == unb64(create_token(keyring, subscriber_id=SUBSCRIBER, list_id=LIST))[:5]
-    )
 
 
 def test_list_token_maker_makes_the_same_tokens_with_fresh_nonces(keyring: Keyring) -> None:

@@ -5,7 +5,7 @@ Fail closed, in three steps:
 1. ``start``: in one transaction, claim the mailing (draft, or released with a compliance
    override, becomes released) and write the ``mailing:release`` audit entry. If either fails,
    nothing has been decrypted and the release fails.
-2. ``recipients``: read the audience in id order, batch by batch; decrypt each local part and
+2. ``recipients``: stream the audience in one query, batch by batch; decrypt each local part and
    drop every address suppressed *now* (globally or for the list), so a suppression added after
    the mailing was created still wins. A row that does not decrypt is skipped and counted.
    Each released recipient carries its one-click unsubscribe link (RFC 8058), a token sealed
@@ -15,31 +15,32 @@ Fail closed, in three steps:
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, Select, String, func, select, type_coerce
+from sqlalchemy import cast as cast_
 from sqlalchemy.orm import Session
 
 from vault.audit import services as audit
 from vault.audit.services import Actor
-from vault.crypto import KeySuite, sealed_key_id
-from vault.errors import InvalidCiphertext
+from vault.crypto import KeySuite
 from vault.mailings import services as mailings
 from vault.mailings.segments import DomainRules
 from vault.subscribers.models import Subscriber
 from vault.suppressions.models import GLOBAL_SCOPE, Suppression
-from vault.unsubscribe.tokens import ONE_CLICK, token_maker, unsubscribe_url
+from vault.unsubscribe.tokens import ONE_CLICK, list_token_maker, unsubscribe_url
 
 if TYPE_CHECKING:
     from vault.store import Vault
 
 DEFAULT_BATCH = 5000
-# Parameters per suppression query; both SQLite (32766) and PostgreSQL (65535) allow more.
+# Digests per suppression query; both SQLite (32766) and PostgreSQL (65535) allow more.
 _QUERY_CHUNK = 5000
 
 
@@ -138,46 +139,80 @@ def recipients(
     ``public_url`` is where recipients reach ``/u/{token}`` (``Settings.public_base_url()``);
     a URL that is not https (or http on a loopback address) raises ``ConfigError`` at once.
     """
-    # The URL checked and the token key set up once: per recipient, one seal and one format.
     link = "<" + unsubscribe_url(public_url, "")
-    make_token = token_maker(store.keys)
-    where = mailings.audience(ticket.list_id, ticket.rules)
-    list_id = ticket.list_id
-    scopes = [GLOBAL_SCOPE, str(ticket.list_id)]
-    cipher = store.keys.cipher
-    last: uuid.UUID | None = None
-    while True:
-        with store.read() as session:
-            statement = select(Subscriber.id, Subscriber.domain, Subscriber.sealed_local_part)
-            statement = statement.where(where)
-            if last is not None:
-                statement = statement.where(Subscriber.id > last)
-            rows = session.execute(statement.order_by(Subscriber.id).limit(batch_size)).all()
-            if not rows:
-                return
-            last = rows[-1][0]
-            opened: list[tuple[uuid.UUID, str]] = []
-            canonicals: list[str] = []
-            for subscriber_id, domain, sealed in rows:
-                try:
-                    local = cipher.open(sealed, subscriber_id=subscriber_id, domain=domain)
-                    report.address_key_ids.add(sealed_key_id(sealed))
-                except InvalidCiphertext:
-                    report.undecryptable += 1
-                    continue
-                opened.append((subscriber_id, f"{local}@{domain}"))
-                canonicals.append(f"{local.lower()}@{domain}")
-            flags = suppressed(
-                session, keys=store.keys, canonicals=canonicals, scopes=scopes, now=store.now()
-            )
-        batch = [
-            Recipient(subscriber_id, address, link + make_token(subscriber_id, list_id) + ">")
-            for (subscriber_id, address), hit in zip(opened, flags, strict=True)
-            if not hit
+    for hex_ids, addresses, tokens in _batches(store, ticket, report, batch_size=batch_size):
+        yield [
+            Recipient(uuid.UUID(hex=hex_id), address, f"{link}{token}>")
+            for hex_id, address, token in zip(hex_ids, addresses, tokens, strict=True)
         ]
-        report.suppressed += len(opened) - len(batch)
-        report.released += len(batch)
-        yield batch
+
+
+def _batches(
+    store: Vault, ticket: ReleaseTicket, report: ReleaseReport, *, batch_size: int
+) -> Iterator[tuple[list[str], list[str], list[str]]]:
+    """(subscriber ids as 32 hex digits, addresses, unsubscribe tokens) of the unsuppressed
+    recipients, batch by batch, in no particular order. Updates ``report``.
+
+    One query streams the whole audience (a server-side cursor on PostgreSQL); ids come as hex
+    text, never as ``uuid.UUID``. Suppressions are read per batch in a short transaction of
+    their own, so one added while the release streams still applies to the rest of it.
+    """
+    keys = store.keys  # one key suite for the whole release, even if the keyring is reloaded
+    cipher = keys.cipher
+    make_tokens = list_token_maker(keys, list_id=ticket.list_id)
+    scopes = [GLOBAL_SCOPE, str(ticket.list_id)]
+    fromhex = bytes.fromhex
+    with store.read() as session:
+        connection = session.connection()
+        statement = _audience_rows(connection.dialect.name, ticket)
+        result = connection.execution_options(yield_per=batch_size).execute(statement)
+        for rows in result.partitions():
+            hex_ids, domains, sealed = zip(*rows, strict=True)
+            raw_ids = list(map(fromhex, hex_ids))
+            local_parts = cipher.open_rows(
+                zip(raw_ids, domains, sealed, strict=True), key_ids=report.address_key_ids
+            )
+            if None in local_parts:
+                kept = [i for i, local in enumerate(local_parts) if local is not None]
+                report.undecryptable += len(local_parts) - len(kept)
+                hex_ids = tuple(hex_ids[i] for i in kept)
+                raw_ids = [raw_ids[i] for i in kept]
+                domains = tuple(domains[i] for i in kept)
+                local_parts = [local_parts[i] for i in kept]
+            opened = cast(list[str], local_parts)
+            canonicals = [
+                f"{local.lower()}@{domain}" for local, domain in zip(opened, domains, strict=True)
+            ]
+            with store.read() as check:
+                flags = suppressed(
+                    check, keys=keys, canonicals=canonicals, scopes=scopes, now=store.now()
+                )
+            if any(flags):
+                kept = [i for i, hit in enumerate(flags) if not hit]
+                report.suppressed += len(flags) - len(kept)
+                hex_ids = tuple(hex_ids[i] for i in kept)
+                raw_ids = [raw_ids[i] for i in kept]
+                domains = tuple(domains[i] for i in kept)
+                opened = [opened[i] for i in kept]
+            addresses = [f"{local}@{domain}" for local, domain in zip(opened, domains, strict=True)]
+            report.released += len(addresses)
+            yield list(hex_ids), addresses, make_tokens(raw_ids)
+
+
+def _audience_rows(dialect: str, ticket: ReleaseTicket) -> Select[str, str, bytes]:
+    """(id as 32 hex digits, domain, sealed local part) of the mailing's audience.
+
+    Unordered: ids are random, so id order meant nothing to a sender, and sorting the whole
+    audience (SQLite) cost as much per row as reading it.
+    """
+    hex_id: ColumnElement[str]
+    if dialect == "postgresql":
+        hex_id = func.replace(cast_(Subscriber.id, String), "-", "", type_=String)
+    else:  # SQLite, where the Uuid type stores the 32 hex digits
+        hex_id = type_coerce(Subscriber.id, String)
+    return select(hex_id, Subscriber.domain, Subscriber.sealed_local_part).where(
+        mailings.audience(ticket.list_id, ticket.rules)
+    )
 
 
 def suppressed(
@@ -188,30 +223,49 @@ def suppressed(
     scopes: Sequence[str],
     now: datetime,
 ) -> list[bool]:
-    """For each canonical address: is it suppressed now in one of the scopes?
+    """For each canonical address: is it suppressed now in one of the two scopes (global and
+    the list's)?
 
     The bulk form of ``suppressions.services.check_many`` that only answers yes or no, which
     lets it fetch one column instead of whole rows.
     """
+    global_scope, list_scope = scopes
     functions = [keys.suppression.function(key_id) for key_id in keys.suppression.key_ids]
-    per_address = [
-        [fn(message) for fn in functions] for message in (c.encode("utf-8") for c in canonicals)
-    ]
-    digests = [d for ds in per_address for d in ds]
+    messages = [c.encode("utf-8") for c in canonicals]
+    per_key = [list(map(fn, messages)) for fn in functions]
+    digests = [d for ds in per_key for d in ds]
+    connection = session.connection()
+    dialect = connection.dialect
+    expiry = Suppression.__table__.c.expires_at.type.bind_processor(dialect)
+    tail = (global_scope, list_scope, expiry(now) if expiry is not None else now)
     hits: set[bytes] = set()
     for begin in range(0, len(digests), _QUERY_CHUNK):
-        hits.update(
-            session.scalars(
-                select(Suppression.digest).where(
-                    Suppression.digest.in_(digests[begin : begin + _QUERY_CHUNK]),
-                    Suppression.scope.in_(scopes),
-                    or_(Suppression.expires_at.is_(None), Suppression.expires_at > now),
-                )
-            )
-        )
+        chunk = digests[begin : begin + _QUERY_CHUNK]
+        query = _suppressed_sql(dialect.paramstyle, len(chunk))
+        hits.update(row[0] for row in connection.exec_driver_sql(query, (*chunk, *tail)))
     if not hits:
         return [False] * len(canonicals)
-    return [any(d in hits for d in ds) for ds in per_address]
+    flags = [d in hits for d in per_key[0]]
+    for ds in per_key[1:]:
+        flags = [flag or d in hits for flag, d in zip(flags, ds, strict=True)]
+    return flags
+
+
+@functools.lru_cache(maxsize=16)
+def _suppressed_sql(paramstyle: str, size: int) -> str:
+    """The digests among ``size`` given ones suppressed now in one of two scopes.
+
+    Plain SQL to the driver, like ``vault.db.bulk``: through SQLAlchemy, the ``IN`` list of
+    digests is rendered anew and each digest converted at every execution, which cost more
+    than the query itself. Parameters: the digests (bytes), the two scopes, then ``now`` as
+    the ``expires_at`` column stores it.
+    """
+    mark = "?" if paramstyle == "qmark" else "%s"
+    digests = ", ".join([mark] * size)
+    return (
+        f"SELECT digest FROM suppressions WHERE digest IN ({digests}) "  # noqa: S608 - fixed names
+        f"AND scope IN ({mark}, {mark}) AND (expires_at IS NULL OR expires_at > {mark})"
+    )
 
 
 def finish(store: Vault, *, actor: Actor, ticket: ReleaseTicket, report: ReleaseReport) -> None:

@@ -15,7 +15,6 @@ from vault.unsubscribe.tokens import (
     create_token,
     list_token_maker,
     list_unsubscribe_headers,
-    token_maker,
     unsubscribe_url,
     verify_token,
 )
@@ -30,7 +29,6 @@ __all__ = [
     "render_confirmation_page",
     "render_done_page",
     "render_invalid_page",
-    "token_maker",
     "unsubscribe_by_token",
     "unsubscribe_url",
     "verify_token",

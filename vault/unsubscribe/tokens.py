@@ -31,20 +31,6 @@ def create_token(keys: KeySuite | Keyring, *, subscriber_id: uuid.UUID, list_id:
     return seal_token(_ring(keys), subscriber_id.bytes + list_id.bytes, context=_CONTEXT)
 
 
-def token_maker(keys: KeySuite | Keyring) -> Callable[[uuid.UUID, uuid.UUID], str]:
-    """``create_token`` for many subscribers (a release): ``make(subscriber_id, list_id)``.
-
-    The key and cipher are set up once, so each token costs one seal; tokens are the same
-    format and verify the same way as ``create_token``'s.
-    """
-    sealer = TokenSealer(_ring(keys), context=_CONTEXT)
-
-    def make(subscriber_id: uuid.UUID, list_id: uuid.UUID) -> str:
-        return sealer.seal(subscriber_id.bytes + list_id.bytes)
-
-    return make
-
-
 def list_token_maker(
     keys: KeySuite | Keyring, *, list_id: uuid.UUID
 ) -> Callable[[Sequence[bytes]], list[str]]:
