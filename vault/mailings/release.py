@@ -19,11 +19,12 @@ import functools
 import json
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement, Select, String, func, select, type_coerce
+from sqlalchemy import ColumnElement, Row, Select, String, func, select, type_coerce
 from sqlalchemy import cast as cast_
 from sqlalchemy.orm import Session
 
@@ -158,45 +159,61 @@ def _batches(
     their own, so one added while the release streams still applies to the rest of it.
     """
     keys = store.keys  # one key suite for the whole release, even if the keyring is reloaded
-    cipher = keys.cipher
     make_tokens = list_token_maker(keys, list_id=ticket.list_id)
     scopes = [GLOBAL_SCOPE, str(ticket.list_id)]
-    fromhex = bytes.fromhex
     with store.read() as session:
         connection = session.connection()
         statement = _audience_rows(connection.dialect.name, ticket)
         result = connection.execution_options(yield_per=batch_size).execute(statement)
-        for rows in result.partitions():
-            hex_ids, domains, sealed = zip(*rows, strict=True)
-            raw_ids = list(map(fromhex, hex_ids))
-            local_parts = cipher.open_rows(
-                zip(raw_ids, domains, sealed, strict=True), key_ids=report.address_key_ids
-            )
-            if None in local_parts:
-                kept = [i for i, local in enumerate(local_parts) if local is not None]
-                report.undecryptable += len(local_parts) - len(kept)
-                hex_ids = tuple(hex_ids[i] for i in kept)
-                raw_ids = [raw_ids[i] for i in kept]
-                domains = tuple(domains[i] for i in kept)
-                local_parts = [local_parts[i] for i in kept]
-            opened = cast(list[str], local_parts)
-            canonicals = [
-                f"{local.lower()}@{domain}" for local, domain in zip(opened, domains, strict=True)
-            ]
-            with store.read() as check:
-                flags = suppressed(
-                    check, keys=keys, canonicals=canonicals, scopes=scopes, now=store.now()
+        # Closed on every way out (an error, a client gone) before its transaction ends: a
+        # PostgreSQL server-side cursor left to the garbage collector complains.
+        with closing(result):
+            for rows in result.partitions():
+                hex_ids, raw_ids, addresses = _open_and_check(
+                    store, rows, report, keys=keys, scopes=scopes
                 )
-            if any(flags):
-                kept = [i for i, hit in enumerate(flags) if not hit]
-                report.suppressed += len(flags) - len(kept)
-                hex_ids = tuple(hex_ids[i] for i in kept)
-                raw_ids = [raw_ids[i] for i in kept]
-                domains = tuple(domains[i] for i in kept)
-                opened = [opened[i] for i in kept]
-            addresses = [f"{local}@{domain}" for local, domain in zip(opened, domains, strict=True)]
-            report.released += len(addresses)
-            yield list(hex_ids), addresses, make_tokens(raw_ids)
+                report.released += len(addresses)
+                yield hex_ids, addresses, make_tokens(raw_ids)
+
+
+def _open_and_check(
+    store: Vault,
+    rows: Sequence[Row[str, str, bytes]],
+    report: ReleaseReport,
+    *,
+    keys: KeySuite,
+    scopes: Sequence[str],
+) -> tuple[list[str], list[bytes], list[str]]:
+    """(hex ids, raw ids, addresses) of the rows that open and are not suppressed now."""
+    hex_ids, domains, sealed = zip(*rows, strict=True)
+    raw_ids = list(map(bytes.fromhex, hex_ids))
+    local_parts = keys.cipher.open_rows(
+        zip(raw_ids, domains, sealed, strict=True), key_ids=report.address_key_ids
+    )
+    if None in local_parts:
+        kept = [i for i, local in enumerate(local_parts) if local is not None]
+        report.undecryptable += len(local_parts) - len(kept)
+        hex_ids = tuple(hex_ids[i] for i in kept)
+        raw_ids = [raw_ids[i] for i in kept]
+        domains = tuple(domains[i] for i in kept)
+        local_parts = [local_parts[i] for i in kept]
+    opened = cast(list[str], local_parts)
+    canonicals = [
+        f"{local.lower()}@{domain}" for local, domain in zip(opened, domains, strict=True)
+    ]
+    with store.read() as session:
+        flags = suppressed(
+            session, keys=keys, canonicals=canonicals, scopes=scopes, now=store.now()
+        )
+    if any(flags):
+        kept = [i for i, hit in enumerate(flags) if not hit]
+        report.suppressed += len(flags) - len(kept)
+        hex_ids = tuple(hex_ids[i] for i in kept)
+        raw_ids = [raw_ids[i] for i in kept]
+        domains = tuple(domains[i] for i in kept)
+        opened = [opened[i] for i in kept]
+    addresses = [f"{local}@{domain}" for local, domain in zip(opened, domains, strict=True)]
+    return list(hex_ids), raw_ids, addresses
 
 
 def _audience_rows(dialect: str, ticket: ReleaseTicket) -> Select[str, str, bytes]:
