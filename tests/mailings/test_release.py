@@ -4,6 +4,7 @@ does not open skipped and counted, links that verify. The HTTP side is tests/api
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -107,3 +108,39 @@ def test_batch_sizes_give_the_same_recipients(store: Vault, size: int) -> None:
     report = releases.ReleaseReport()
     released = releases.recipients(store, ticket, report, public_url=PUBLIC_URL, batch_size=size)
     assert sorted(r.address for batch in released for r in batch) == sorted(ADDRESSES)
+
+
+# Local parts that need JSON escaping (a quoted local part keeps its quotes and backslashes
+# after normalization) beside ones that need none, ASCII or not.
+TRICKY = [
+    '"john \\"q\\" doe"@example.com',
+    '"back\\\\slash"@example.com',
+    "josé.Ñandú@example.com",
+    "plain@example.com",
+    "δοκιμή@παράδειγμα.δοκιμή",
+]
+
+
+@pytest.mark.parametrize("public_url", [PUBLIC_URL, "https://lists.example.test/é\\x"])
+@pytest.mark.parametrize("size", [1, 5000])
+def test_ndjson_blocks_are_the_lines_ndjson_line_writes(
+    store: Vault, public_url: str, size: int
+) -> None:
+    ticket = _ticket(store, TRICKY + ADDRESSES[:3])
+    report = releases.ReleaseReport()
+    blocks = list(
+        releases.ndjson_blocks(store, ticket, report, public_url=public_url, batch_size=size)
+    )
+    lines = [line for block in blocks for line in block.decode("utf-8").splitlines(True)]
+    assert all(line.endswith("}\n") for line in lines)
+    parsed = [json.loads(line) for line in lines]
+    expected = {parse_address(a).deliverable for a in TRICKY + ADDRESSES[:3]}
+    assert {p["address"] for p in parsed} == expected
+    assert '"back\\\\slash"@example.com' in expected  # the escaping above is exercised
+    for line, fields in zip(lines, parsed, strict=True):
+        recipient = releases.Recipient(
+            uuid.UUID(fields["subscriber_id"]), fields["address"], fields["list_unsubscribe"]
+        )
+        assert line == releases.ndjson_line(recipient)
+        assert fields["list_unsubscribe"].startswith(f"<{public_url}/u/")
+    assert report.released == len(lines) == 8
