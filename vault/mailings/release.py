@@ -192,6 +192,10 @@ def _batches(
     One query streams the whole audience (a server-side cursor on PostgreSQL); ids come as hex
     text, never as ``uuid.UUID``. Suppressions are read per batch in a short transaction of
     their own, so one added while the release streams still applies to the rest of it.
+
+    The audience query's read transaction lasts as long as the release, including the time a
+    slow consumer takes: SQLite cannot checkpoint its WAL past it meanwhile, and PostgreSQL's
+    vacuum waits for it. At release speed that is seconds for 100 000 recipients.
     """
     keys = store.keys  # one key suite for the whole release, even if the keyring is reloaded
     make_tokens = list_token_maker(keys, list_id=ticket.list_id)

@@ -223,8 +223,15 @@ def _stream(
         report.error = type(exc).__name__
         log.error("release of mailing %s failed: %s", ticket.mailing_id, type(exc).__name__)
     finally:
-        # End the audience query (and its read transaction) before the report is written.
-        blocks.close()
+        try:
+            # End the audience query (and its read transaction) before the report is written.
+            blocks.close()
+        except Exception as exc:  # the report must still be written
+            log.error(
+                "release of mailing %s: ending its query failed: %s",
+                ticket.mailing_id,
+                type(exc).__name__,
+            )
         try:
             releases.finish(store, actor=caller.actor, ticket=ticket, report=report)
         except Exception as exc:
