@@ -103,6 +103,21 @@ def free_port() -> int:
 @contextmanager
 def server(argv: list[str], env: dict[str, str]) -> Iterator[str]:
     """Run a server command (``{port}`` in argv is replaced); yields its base URL."""
+    with server_process(argv, env) as (base, _process):
+        yield base
+
+
+def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
+    """User and system CPU time a running child has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def server_process(
+    argv: list[str], env: dict[str, str]
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``server``, yielding the process too (for ``cpu_seconds``)."""
     port = free_port()
     process = subprocess.Popen(
         [a.replace("{port}", str(port)) for a in argv],
@@ -122,7 +137,7 @@ def server(argv: list[str], env: dict[str, str]) -> Iterator[str]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"server {argv} did not start") from None
                 time.sleep(0.1)
-        yield base
+        yield base, process
     finally:
         process.terminate()
         process.wait(timeout=30)

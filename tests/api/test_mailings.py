@@ -166,6 +166,28 @@ def test_no_plaintext_when_the_audit_entry_cannot_be_written(
     assert len(lines) == 3
 
 
+def test_a_release_that_fails_midway_ends_without_summary_and_is_audited(
+    as_role, news: str, store: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mailing_id = _create(as_role(Role.MARKETING))
+
+    def broken(*_args: object, **_kwargs: object) -> list[bool]:
+        raise OSError("database went away")
+
+    monkeypatch.setattr("vault.mailings.release.suppressed", broken)
+    response = as_role(Role.SENDER).post(
+        f"/v1/mailings/{mailing_id}/release", json={"reason": "send"}
+    )
+    assert response.status_code == 200  # the stream had started; its end is the signal
+    assert "summary" not in response.text and "@" not in response.text
+    with store.read() as session:
+        report = session.scalars(
+            select(AuditEntry).where(AuditEntry.tag == "mailing:release_report")
+        ).one()
+    assert report.details["completed"] is False and report.details["error"] == "OSError"
+    assert report.details["released"] == 0
+
+
 def test_release_of_an_unknown_mailing_is_404(as_role) -> None:
     response = as_role(Role.SENDER).post(
         f"/v1/mailings/{uuid.uuid4()}/release", json={"reason": "send"}

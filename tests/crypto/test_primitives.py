@@ -40,6 +40,15 @@ def test_open_refuses_short_and_wrong_input() -> None:
         cipher.open(sealed, b"row-2")
 
 
+def test_seal_many_seals_each_with_its_own_nonce() -> None:
+    cipher = SivCipher(bytes(range(32)))
+    plaintexts = [b"", b"kijitora", b"kijitora", b"x" * 100]
+    sealed = cipher.seal_many(plaintexts, b"context")
+    assert [cipher.open(s, b"context") for s in sealed] == plaintexts
+    assert len({s[:12] for s in sealed}) == len(sealed)
+    assert cipher.seal_many([], b"context") == []
+
+
 def test_key_length_is_enforced() -> None:
     with pytest.raises(ValueError, match="32-byte"):
         SivCipher(bytes(16))

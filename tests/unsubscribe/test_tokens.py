@@ -9,13 +9,21 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FAST_ARGON2, TEST_PASSPHRASE
-from vault.crypto import Kek, Keyring, Purpose, create_keyring, open_token, seal_token
+from vault.crypto import (
+    Kek,
+    Keyring,
+    Purpose,
+    TokenSealer,
+    create_keyring,
+    open_token,
+    seal_token,
+)
 from vault.errors import ConfigError, InvalidCiphertext, InvalidToken, NotFound
 from vault.unsubscribe import (
     ONE_CLICK,
     create_token,
+    list_token_maker,
     list_unsubscribe_headers,
-    token_maker,
     unsubscribe_url,
     verify_token,
 )
@@ -152,12 +160,30 @@ def test_base_urls_that_are_not_https_are_refused(base: str) -> None:
         unsubscribe_url(base, "token")
 
 
-def test_token_maker_makes_the_same_tokens_with_fresh_nonces(keyring: Keyring) -> None:
-    make = token_maker(keyring)
-    first, second = make(SUBSCRIBER, LIST), make(SUBSCRIBER, LIST)
+def test_list_token_maker_makes_the_same_tokens_with_fresh_nonces(keyring: Keyring) -> None:
+    make = list_token_maker(keyring, list_id=LIST)
+    others = [uuid.uuid4() for _ in range(5)]
+    tokens = make([SUBSCRIBER.bytes, SUBSCRIBER.bytes, *(o.bytes for o in others)])
+    first, second = tokens[:2]
     assert first != second and len(first) == len(second) == 87
     assert verify_token(keyring, first) == verify_token(keyring, second) == (SUBSCRIBER, LIST)
+    assert [verify_token(keyring, t) for t in tokens[2:]] == [(o, LIST) for o in others]
     # The same header (format and key id) as create_token's.
     assert (
         unb64(first)[:5] == unb64(create_token(keyring, subscriber_id=SUBSCRIBER, list_id=LIST))[:5]
     )
+    assert make([]) == []
+
+
+@pytest.mark.parametrize("size", range(7))
+def test_sealing_many_gives_what_sealing_one_by_one_gives(keyring: Keyring, size: int) -> None:
+    # All payload lengths modulo 3, so the batch's one base64 encoding is cut at every offset.
+    sealer = TokenSealer(keyring, context=b"test")
+    same = [bytes([i]) * size for i in range(4)]
+    mixed = [bytes([i]) * (size + i) for i in range(4)]
+    for payloads in (same, mixed):
+        tokens = sealer.seal_many(payloads)
+        assert [len(t) for t in tokens] == [len(sealer.seal(p)) for p in payloads]
+        assert [open_token(keyring, t, context=b"test") for t in tokens] == payloads
+        assert all(t == b64(unb64(t)) for t in tokens), "canonical base64url, no padding"
+        assert len({unb64(t)[5:17] for t in tokens}) == len(tokens), "a nonce per token"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import struct
 import uuid
+from collections.abc import Iterable
 
 from vault.crypto import primitives
 from vault.crypto.keyring import Keyring, Purpose
@@ -75,6 +76,47 @@ class LocalPartCipher:
             return plaintext.decode("utf-8")
         except UnicodeDecodeError:  # cannot happen for what we sealed; refuse rather than guess
             raise InvalidCiphertext("ciphertext does not hold UTF-8 text") from None
+
+    def open_rows(
+        self, rows: Iterable[tuple[bytes, str, bytes]], *, key_ids: set[int]
+    ) -> list[str | None]:
+        """``open`` for many rows at once (a release), each row as (subscriber id as its 16 bytes,
+        domain, sealed local part): the local parts in order, ``None`` for a row that does not
+        open (any cause of ``InvalidCiphertext``, or a domain that is not ASCII and so cannot
+        be what was sealed). Adds the key id of every row that opened to ``key_ids``.
+
+        The header of each ciphertext names its key; the cipher and the associated data's
+        prefix are looked up once per distinct header, not per row.
+        """
+        prefixes: dict[bytes, tuple[primitives.SivCipher, bytes] | None] = {}
+        used: set[bytes] = set()
+        opened: list[str | None] = []
+        for subscriber_id, domain, sealed in rows:
+            header = sealed[: _HEADER.size]
+            try:
+                entry = prefixes[header]
+            except KeyError:
+                entry = prefixes[header] = self._entry(header)
+            if entry is None:
+                opened.append(None)
+                continue
+            cipher, prefix = entry
+            try:
+                aad = prefix + subscriber_id + domain.encode("ascii")
+                opened.append(cipher.open(sealed[_HEADER.size :], aad).decode("utf-8"))
+            except (InvalidCiphertext, UnicodeError):
+                opened.append(None)
+                continue
+            used.add(header)
+        key_ids.update(map(sealed_key_id, used))
+        return opened
+
+    def _entry(self, header: bytes) -> tuple[primitives.SivCipher, bytes] | None:
+        try:
+            cipher = self._cipher(sealed_key_id(header))
+        except InvalidCiphertext:
+            return None
+        return cipher, _AAD_PREFIX + header
 
 
 def _associated_data(header: bytes, subscriber_id: uuid.UUID, domain: str) -> bytes:

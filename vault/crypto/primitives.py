@@ -5,6 +5,7 @@ keyring file, and the Argon2id stretch of a passphrase. Everything else imports 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from argon2.low_level import Type, hash_secret_raw
 from cryptography.exceptions import InvalidTag
@@ -41,6 +42,18 @@ class SivCipher:
     def seal_with_nonce(self, nonce: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
         """Deterministic form, for published test vectors; ``seal`` draws the nonce."""
         return nonce + self._aead.encrypt(nonce, plaintext, associated_data)
+
+    def seal_many(self, plaintexts: Sequence[bytes], associated_data: bytes) -> list[bytes]:
+        """``seal`` of each plaintext under one associated data, for bulk sealing (a release seals
+        one token per recipient): the nonces are drawn from the OS in one call, still one fresh
+        random nonce per ciphertext."""
+        nonces = os.urandom(NONCE_BYTES * len(plaintexts))
+        encrypt = self._aead.encrypt
+        sealed = []
+        for start, plaintext in zip(range(0, len(nonces), NONCE_BYTES), plaintexts, strict=True):
+            nonce = nonces[start : start + NONCE_BYTES]
+            sealed.append(nonce + encrypt(nonce, plaintext, associated_data))
+        return sealed
 
     def open(self, sealed: bytes, associated_data: bytes) -> bytes:
         if len(sealed) < NONCE_BYTES + 16:

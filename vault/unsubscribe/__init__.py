@@ -13,8 +13,8 @@ from vault.unsubscribe.services import UnsubscribeResult, unsubscribe_by_token
 from vault.unsubscribe.tokens import (
     ONE_CLICK,
     create_token,
+    list_token_maker,
     list_unsubscribe_headers,
-    token_maker,
     unsubscribe_url,
     verify_token,
 )
@@ -24,11 +24,11 @@ __all__ = [
     "PAGE_HEADERS",
     "UnsubscribeResult",
     "create_token",
+    "list_token_maker",
     "list_unsubscribe_headers",
     "render_confirmation_page",
     "render_done_page",
     "render_invalid_page",
-    "token_maker",
     "unsubscribe_by_token",
     "unsubscribe_url",
     "verify_token",

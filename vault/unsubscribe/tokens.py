@@ -8,7 +8,7 @@ token that does not verify raises ``InvalidToken``, which the HTTP API answers w
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from vault.crypto import Keyring, KeySuite, TokenSealer, open_token, seal_token
 from vault.errors import ConfigError, InvalidCiphertext, InvalidToken
@@ -31,16 +31,20 @@ def create_token(keys: KeySuite | Keyring, *, subscriber_id: uuid.UUID, list_id:
     return seal_token(_ring(keys), subscriber_id.bytes + list_id.bytes, context=_CONTEXT)
 
 
-def token_maker(keys: KeySuite | Keyring) -> Callable[[uuid.UUID, uuid.UUID], str]:
-    """``create_token`` for many subscribers (a release): ``make(subscriber_id, list_id)``.
+def list_token_maker(
+    keys: KeySuite | Keyring, *, list_id: uuid.UUID
+) -> Callable[[Sequence[bytes]], list[str]]:
+    """Tokens for many subscribers of one list at once (a release's batch):
+    ``make(subscriber_ids)``, each id as its 16 bytes, gives one token per id, in order.
 
-    The key and cipher are set up once, so each token costs one seal; tokens are the same
-    format and verify the same way as ``create_token``'s.
+    Same format as ``create_token``'s; the key is set up once and the batch's nonces are drawn
+    in one call.
     """
     sealer = TokenSealer(_ring(keys), context=_CONTEXT)
+    list_bytes = list_id.bytes
 
-    def make(subscriber_id: uuid.UUID, list_id: uuid.UUID) -> str:
-        return sealer.seal(subscriber_id.bytes + list_id.bytes)
+    def make(subscriber_ids: Sequence[bytes]) -> list[str]:
+        return sealer.seal_many([subscriber_id + list_bytes for subscriber_id in subscriber_ids])
 
     return make
 

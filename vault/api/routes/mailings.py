@@ -210,10 +210,11 @@ def _stream(
     store: Vault, caller: Caller, ticket: releases.ReleaseTicket, public_url: str
 ) -> Iterator[bytes]:
     report = releases.ReleaseReport()
+    blocks = releases.ndjson_blocks(store, ticket, report, public_url=public_url)
     try:
-        for batch in releases.recipients(store, ticket, report, public_url=public_url):
-            if batch:
-                yield "".join(map(releases.ndjson_line, batch)).encode("utf-8")
+        for block in blocks:
+            if block:
+                yield block
         report.completed = True
     except GeneratorExit:
         report.error = "the client went away"
@@ -222,6 +223,15 @@ def _stream(
         report.error = type(exc).__name__
         log.error("release of mailing %s failed: %s", ticket.mailing_id, type(exc).__name__)
     finally:
+        try:
+            # End the audience query (and its read transaction) before the report is written.
+            blocks.close()
+        except Exception as exc:  # the report must still be written
+            log.error(
+                "release of mailing %s: ending its query failed: %s",
+                ticket.mailing_id,
+                type(exc).__name__,
+            )
         try:
             releases.finish(store, actor=caller.actor, ticket=ticket, report=report)
         except Exception as exc:
