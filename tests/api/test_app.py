@@ -18,6 +18,7 @@ from vault.store import Vault
     [
         ({"public_url": "ftp://mail.example.com"}, "public"),
         ({"sections": {"retention": {"audit_entry": "two years"}}}, "whole days"),
+        ({"sections": {"api": {"max_body_bytes": "lots"}}}, "max_body_bytes"),
     ],
 )
 def test_a_configuration_error_is_raised_before_the_store_opens(

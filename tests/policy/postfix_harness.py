@@ -434,8 +434,8 @@ def socket_directory() -> Iterator[Path]:
 
 
 def grant_postfix_group(*sockets: Path) -> None:
-    """Give the sockets (mode 0660) to group postfix, as running the service with the postfix
-    group does (systemd ``Group=postfix``, see docs/postfix.md)."""
+    """Give the sockets (mode 0660) to a group smtpd belongs to. In production that is the
+    service's own group with user postfix added to it (docs/postfix.md); here, group postfix."""
     gid = grp.getgrnam("postfix").gr_gid
     for socket_path in sockets:
         os.chown(socket_path, -1, gid)

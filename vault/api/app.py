@@ -38,6 +38,7 @@ from vault.api.routes import (
 from vault.config import Settings
 from vault.crypto import Keyring, KeyringWatcher
 from vault.deliveries.reports import MAX_MESSAGE_BYTES
+from vault.errors import ConfigError
 from vault.principals import services as principal_services
 from vault.principals.services import Authenticator, Identity
 from vault.retention.rules import retention_config
@@ -71,8 +72,8 @@ def create_app(
     purge_interval_seconds: float | None = None,
     keyring_check_seconds: float = 1.0,
 ) -> FastAPI:
-    """The application over an open store (the caller closes it) or over settings (the app
-    opens the store at startup and closes it at shutdown).
+    """The application over an open store (the caller closes it) or over settings (the store
+    opens here, once every setting has been checked, and closes at the app's shutdown).
 
     Releases need ``settings.public_url`` for their ``List-Unsubscribe`` links: without it a
     release fails (500, before anything is decrypted) rather than send mail without them;
@@ -89,12 +90,17 @@ def create_app(
     public_url = settings.public_base_url() if settings.public_url else None
     retention = retention_config(settings) if purge_schedule else None
     api_settings: dict[str, Any] = dict(settings.sections.get("api", {}))
-    max_body = max_body_bytes or int(api_settings.get("max_body_bytes", DEFAULT_MAX_BODY))
-    ttl = (
-        token_cache_seconds
-        if token_cache_seconds is not None
-        else float(api_settings.get("token_cache_seconds", 0.5))
-    )
+    try:
+        max_body = max_body_bytes or int(api_settings.get("max_body_bytes", DEFAULT_MAX_BODY))
+        ttl = (
+            token_cache_seconds
+            if token_cache_seconds is not None
+            else float(api_settings.get("token_cache_seconds", 0.5))
+        )
+    except (TypeError, ValueError):
+        raise ConfigError(
+            "[api] max_body_bytes must be a whole number and token_cache_seconds a number"
+        ) from None
     store = Vault.open(settings) if isinstance(store_or_settings, Settings) else store_or_settings
     scheduler = (
         PurgeScheduler(store, retention, interval_seconds=purge_interval_seconds)

@@ -269,6 +269,7 @@ def retire(
                 version=key.version,
                 key_id=key.id,
                 dropped_entries=dropped,
+                **({"broke_recent_links": True} if break_links else {}),
             )
     return Retirement(retired, dropped)
 
