@@ -7,10 +7,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from json.encoder import encode_basestring
 from typing import Annotated
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from vault.addresses import Address, parse_address
 from vault.api import auditing
@@ -26,6 +28,7 @@ from vault.api.schemas import (
 )
 from vault.errors import InvalidAddress, PermissionDenied
 from vault.principals.permissions import Permission
+from vault.store import CheckAnswer
 from vault.subscribers import services as subscribers
 from vault.suppressions import services as suppressions
 from vault.suppressions.models import SuppressionReason
@@ -104,17 +107,35 @@ def check(
     body: CheckRequest,
     store: Store,
     caller: Annotated[Caller, Allowed(Permission.SUPPRESSION_CHECK)],
-) -> JSONResponse:
-    results = []
-    for answer in store.check(body.addresses, list_name=body.list):
-        item: dict[str, object] = {
-            "address": answer.address,
-            "suppressed": answer.suppressed,
-            "reason": answer.reason,
-            "scope": answer.scope,
-        }
+) -> Response:
+    answers = store.check(body.addresses, list_name=body.list)
+    return Response(check_response_json(answers), media_type="application/json")
+
+
+def check_response_json(answers: Iterable[CheckAnswer]) -> bytes:
+    """``CheckResponse`` as JSON, written directly: for a batch of 10 000 a dict per result and
+    ``json.dumps`` took several times longer than the check's own Python work. The bytes are
+    what ``JSONResponse`` would send for the same results (compact, UTF-8, ``error`` present
+    only on an invalid address); ``tests/api/test_check.py`` holds it to that."""
+    text = encode_basestring  # JSON string literal, the encoder json.dumps itself uses
+    parts: list[str] = []
+    append = parts.append
+    for answer in answers:
+        address = text(answer.address)
         if answer.error is not None:
-            item["error"] = answer.error
-        results.append(item)
-    # Built by hand: validating 10 000 results against the model again would double the time.
-    return JSONResponse({"results": results})
+            append(f'{{"address":{address},{_UNSUPPRESSED},"error":{text(answer.error)}}}')
+        elif not answer.suppressed:
+            append(f'{{"address":{address},{_UNSUPPRESSED}}}')
+        else:
+            append(
+                f'{{"address":{address},"suppressed":true,"reason":{_text_or_null(answer.reason)},'
+                f'"scope":{_text_or_null(answer.scope)}}}'
+            )
+    return f'{{"results":[{",".join(parts)}]}}'.encode()
+
+
+_UNSUPPRESSED = '"suppressed":false,"reason":null,"scope":null'
+
+
+def _text_or_null(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
