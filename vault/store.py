@@ -17,7 +17,7 @@ from typing import NamedTuple
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from vault.addresses import Address, parse_address
+from vault.addresses import Address, canonical_address, parse_address
 from vault.audit import services as audit
 from vault.audit.services import Actor, ChainReport
 from vault.clock import Clock, SystemClock
@@ -347,7 +347,7 @@ class Vault:
         errors: dict[int, str] = {}
         for index, item in enumerate(raw):
             try:
-                canonicals.append(parse_address(item).canonical)
+                canonicals.append(canonical_address(item))
             except ValueError as exc:
                 errors[index] = str(exc)
         with self.engine.connect() as connection:
