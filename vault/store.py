@@ -392,14 +392,19 @@ class Vault:
         scope_ids = snapshot.scope_ids(
             [GLOBAL_SCOPE] if list_id is None else [GLOBAL_SCOPE, str(list_id)]
         )
-        digests = self.keys.suppression.digests
+        digester = self.keys.suppression
+        functions = [digester.function(key_id) for key_id in digester.key_ids]
+        best = snapshot.best
         for raw in addresses:
             try:
-                address = parse_address(raw)
+                message = canonical_address(raw).encode("utf-8")
             except ValueError as exc:
                 yield CheckAnswer(raw, False, None, None, error=str(exc))
                 continue
-            match = snapshot.best(digests(address.canonical), scope_ids)
+            if len(functions) == 1:  # the common case, without a list per address
+                match = best((functions[0](message),), scope_ids)
+            else:
+                match = best([digest(message) for digest in functions], scope_ids)
             if match is None:
                 yield CheckAnswer(raw, False, None, None)
             else:
