@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from vault.addresses import NORMALIZATION_VERSION, parse_address
+from vault.addresses import NORMALIZATION_VERSION, canonical_address, parse_address
 from vault.errors import InvalidAddress
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "addresses.json").read_text("utf-8"))
@@ -17,10 +17,16 @@ def test_valid_vectors(case: dict[str, str]) -> None:
     assert address.domain == case["domain"]
 
 
+@pytest.mark.parametrize("case", VECTORS["valid"], ids=lambda c: repr(c["input"])[:40])
+def test_canonical_address_is_the_parsed_canonical_form(case: dict[str, str]) -> None:
+    assert canonical_address(case["input"]) == case["canonical"]
+
+
+@pytest.mark.parametrize("parse", [parse_address, canonical_address])
 @pytest.mark.parametrize("case", VECTORS["invalid"], ids=lambda c: repr(c["input"])[:40])
-def test_invalid_vectors_name_the_problem(case: dict[str, str]) -> None:
+def test_invalid_vectors_name_the_problem(case: dict[str, str], parse) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidAddress) as caught:
-        parse_address(case["input"])
+        parse(case["input"])
     assert case["error"] in str(caught.value)
 
 
@@ -50,6 +56,8 @@ def test_case_variants_share_a_canonical_form() -> None:
 def test_non_text_is_refused() -> None:
     with pytest.raises(InvalidAddress):
         parse_address(b"kiji@example.com")  # type: ignore[arg-type]
+    with pytest.raises(InvalidAddress):
+        canonical_address(b"kiji@example.com")  # type: ignore[arg-type]
 
 
 def test_normalization_is_versioned() -> None:

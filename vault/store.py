@@ -17,7 +17,7 @@ from typing import NamedTuple
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from vault.addresses import Address, parse_address
+from vault.addresses import Address, canonical_address, parse_address
 from vault.audit import services as audit
 from vault.audit.services import Actor, ChainReport
 from vault.clock import Clock, SystemClock
@@ -38,7 +38,7 @@ from vault.subscribers.subject_access import subject_access
 from vault.suppressions import services as suppressions
 from vault.suppressions.models import GLOBAL_SCOPE, SuppressionReason
 from vault.suppressions.rehash import rehash_after_read
-from vault.suppressions.services import CheckResult
+from vault.suppressions.services import NOT_SUPPRESSED
 from vault.suppressions.snapshot import SuppressionSnapshot, load_snapshot
 from vault.unsubscribe import services as unsubscribing
 from vault.unsubscribe import tokens
@@ -343,43 +343,36 @@ class Vault:
         """
         keys = self.keys  # one keyring for the whole batch, even if a reload swaps it meanwhile
         raw = list(addresses)
-        parsed: list[Address | None] = []
-        errors: list[str | None] = []
-        for item in raw:
+        canonicals: list[str] = []
+        errors: dict[int, str] = {}
+        for index, item in enumerate(raw):
             try:
-                parsed.append(parse_address(item))
-                errors.append(None)
+                canonicals.append(canonical_address(item))
             except ValueError as exc:
-                parsed.append(None)
-                errors.append(str(exc))
-        valid = [p.canonical for p in parsed if p is not None]
+                errors[index] = str(exc)
         with self.engine.connect() as connection:
             list_id = (
                 None if list_name is None else subscribers.list_id_by_name(connection, list_name)
             )
-            results = iter(
-                suppressions.check_many(
-                    connection, keys=keys, canonicals=valid, list_id=list_id, now=self.now()
-                )
+            results = suppressions.check_many(
+                connection, keys=keys, canonicals=canonicals, list_id=list_id, now=self.now()
             )
+        checked = zip(canonicals, results, strict=True)
         seen_stale: list[str] = []
         answers: list[CheckAnswer] = []
-        for item, address, error in zip(raw, parsed, errors, strict=True):
-            if address is None:
-                answers.append(CheckAnswer(item, False, None, None, error=error))
+        append = answers.append
+        for index, item in enumerate(raw):
+            if errors and index in errors:
+                append(CheckAnswer(item, False, None, None, error=errors[index]))
                 continue
-            result: CheckResult = next(results)
+            canonical, result = next(checked)
+            if result is NOT_SUPPRESSED:
+                append(CheckAnswer(item, False, None, None))
+                continue
             if result.stale:
-                seen_stale.append(address.canonical)
-            answers.append(
-                CheckAnswer(
-                    item,
-                    result.suppressed,
-                    result.reason,
-                    self._scope_name(result.scope, list_name),
-                    result.expires_at,
-                )
-            )
+                seen_stale.append(canonical)
+            scope = self._scope_name(result.scope, list_name)
+            append(CheckAnswer(item, result.suppressed, result.reason, scope, result.expires_at))
         if seen_stale:
             rehash_after_read(self.engine, keys=keys, canonicals=seen_stale)
         return answers
@@ -399,14 +392,19 @@ class Vault:
         scope_ids = snapshot.scope_ids(
             [GLOBAL_SCOPE] if list_id is None else [GLOBAL_SCOPE, str(list_id)]
         )
-        digests = self.keys.suppression.digests
+        digester = self.keys.suppression
+        functions = [digester.function(key_id) for key_id in digester.key_ids]
+        best = snapshot.best
         for raw in addresses:
             try:
-                address = parse_address(raw)
+                message = canonical_address(raw).encode("utf-8")
             except ValueError as exc:
                 yield CheckAnswer(raw, False, None, None, error=str(exc))
                 continue
-            match = snapshot.best(digests(address.canonical), scope_ids)
+            if len(functions) == 1:  # the common case, without a list per address
+                match = best((functions[0](message),), scope_ids)
+            else:
+                match = best([digest(message) for digest in functions], scope_ids)
             if match is None:
                 yield CheckAnswer(raw, False, None, None)
             else:

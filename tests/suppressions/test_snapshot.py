@@ -78,6 +78,26 @@ def test_matches_the_database_path(store: Vault, clock: FixedClock) -> None:
         assert fast == slow
 
 
+def test_snapshot_check_after_suppression_key_rotation(store: Vault) -> None:
+    """Two live keys: the snapshot path digests under both, as the database path does."""
+    store.suppress(
+        [parse_address("old@example.com")], reason=SuppressionReason.COMPLAINT, source="t"
+    )
+    store.keyring.add_version(store.keys.suppression.purpose)
+    store.use_keyring(store.keyring)
+    store.suppress([parse_address("new@example.com")], reason=SuppressionReason.MANUAL, source="t")
+    assert len(store.keys.suppression.key_ids) == 2
+    probes = ["Old@example.com", "new@example.com", "other@example.com", "@example.com"]
+    answers = list(store.check_against(store.load_snapshot(), probes, list_name=None))
+    assert [(a.suppressed, a.reason) for a in answers] == [
+        (True, "complaint"),
+        (True, "manual"),
+        (False, None),
+        (False, None),
+    ]
+    assert answers[-1].error is not None
+
+
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

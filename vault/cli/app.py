@@ -21,6 +21,7 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from vault.addresses import Address, parse_address
+from vault.check_json import answer_writer
 from vault.cli.console import err, fail, out, progress_bar
 from vault.cli.context import State, open_store, state
 from vault.cli.keys import create_keyring_from_settings, keys_app
@@ -427,17 +428,12 @@ def check(
                 list_name=list_name,
             )
         write = sys.stdout.write
+        # The line json.dumps would print, written directly: on a file of millions of addresses
+        # json.dumps per line cost about as much as checking the address.
+        line = answer_writer(compact=False)
         for answer in answers:
             if table is None:
-                record: dict[str, object] = {
-                    "address": answer.address,
-                    "suppressed": answer.suppressed,
-                    "reason": answer.reason,
-                    "scope": answer.scope,
-                }
-                if answer.error:
-                    record["error"] = answer.error
-                write(json.dumps(record, ensure_ascii=False) + "\n")
+                write(line(answer) + "\n")
             else:
                 state = (
                     "invalid: " + answer.error

@@ -7,10 +7,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from vault.addresses import Address, parse_address
 from vault.api import auditing
@@ -24,8 +25,10 @@ from vault.api.schemas import (
     SuppressionOutcome,
     SuppressionRemove,
 )
+from vault.check_json import answer_writer
 from vault.errors import InvalidAddress, PermissionDenied
 from vault.principals.permissions import Permission
+from vault.store import CheckAnswer
 from vault.subscribers import services as subscribers
 from vault.suppressions import services as suppressions
 from vault.suppressions.models import SuppressionReason
@@ -104,17 +107,16 @@ def check(
     body: CheckRequest,
     store: Store,
     caller: Annotated[Caller, Allowed(Permission.SUPPRESSION_CHECK)],
-) -> JSONResponse:
-    results = []
-    for answer in store.check(body.addresses, list_name=body.list):
-        item: dict[str, object] = {
-            "address": answer.address,
-            "suppressed": answer.suppressed,
-            "reason": answer.reason,
-            "scope": answer.scope,
-        }
-        if answer.error is not None:
-            item["error"] = answer.error
-        results.append(item)
-    # Built by hand: validating 10 000 results against the model again would double the time.
-    return JSONResponse({"results": results})
+) -> Response:
+    answers = store.check(body.addresses, list_name=body.list)
+    return Response(check_response_json(answers), media_type="application/json")
+
+
+def check_response_json(answers: Iterable[CheckAnswer]) -> bytes:
+    """``CheckResponse`` as JSON, written directly (``vault.check_json``): for a batch of 10 000
+    a dict per result and ``json.dumps`` took several times longer than the check's own Python
+    work. The bytes are what ``JSONResponse`` would send for the same results."""
+    return ('{"results":[' + ",".join(map(_write_answer, answers)) + "]}").encode()
+
+
+_write_answer = answer_writer(compact=True)
