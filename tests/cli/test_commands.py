@@ -102,6 +102,11 @@ def test_check_streams_a_file(cli_env: dict[str, str], tmp_path: Path) -> None:
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 12000
     assert [r["address"] for r in rows if r["suppressed"]] == ["u3@example.com"]
+    plain = mailvault(cli_env, "check", "--file", str(source))
+    lines = plain.stdout.splitlines()
+    assert len(lines) == 12000
+    assert lines[3] == "u3@example.com\tyes\tmanual\tglobal"
+    assert lines[4] == "u4@example.com\tno\t\t"
 
 
 @pytest.mark.parametrize(

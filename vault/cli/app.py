@@ -411,10 +411,14 @@ def check(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
-    """Is an address suppressed? Without --list only global suppressions count."""
+    """Is an address suppressed? Without --list only global suppressions count. With --file,
+    plain output is one tab-separated line per address (address, yes/no/invalid: ..., reason,
+    scope), streamed, since a table of millions of rows would be held in memory."""
     if not addresses and file is None:
         raise InputError("give addresses, or --file FILE (- for standard input)")
-    table = None if as_json else Table("address", "suppressed", "reason", "scope")
+    table = (
+        None if as_json or file is not None else Table("address", "suppressed", "reason", "scope")
+    )
     with _vault(ctx) as store:
         if file is None:
             answers: Iterable[CheckAnswer] = store.check(addresses or [], list_name=list_name)
@@ -432,14 +436,20 @@ def check(
         # json.dumps per line cost about as much as checking the address.
         line = answer_writer(compact=False)
         for answer in answers:
-            if table is None:
+            if as_json:
                 write(line(answer) + "\n")
+                continue
+            state = (
+                "invalid: " + answer.error
+                if answer.error
+                else ("yes" if answer.suppressed else "no")
+            )
+            if table is None:
+                # Tabs and newlines cannot stand in an address that parsed; an invalid input
+                # line is shown with them replaced, so that every answer stays one line.
+                shown = answer.address.replace("\t", " ").replace("\n", " ")
+                write(f"{shown}\t{state}\t{answer.reason or ''}\t{answer.scope or ''}\n")
             else:
-                state = (
-                    "invalid: " + answer.error
-                    if answer.error
-                    else ("yes" if answer.suppressed else "no")
-                )
                 table.add_row(answer.address, state, answer.reason or "", answer.scope or "")
     if table is not None:
         out.print(table)
