@@ -6,6 +6,7 @@ is known to be misused for (corporate filters answer 5.1.1 to spam, providers 5.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from vault.bounces.model import Reason
@@ -89,6 +90,10 @@ _NULL_MX = re.compile(r"null ?mx|no smtp service|accepts no mail", re.IGNORECASE
 _SCREENED = {reason: Screened(pattern) for reason, pattern in PHRASES.items()}
 
 
+# One classification asks about the same reason and text up to four times (user unknown is
+# weighed in the first pass, against the override list and for the filter rules). Small on
+# purpose: it only needs to span one classification, and holds no text for longer.
+@functools.lru_cache(maxsize=32)
 def matches(reason: Reason, text: str) -> bool:
     """Whether ``text`` contains a phrase that names ``reason``."""
     pattern = _SCREENED.get(reason)
