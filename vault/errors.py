@@ -11,6 +11,7 @@
      │    └── UnknownKey            ... because it names a key this keyring does not hold
      ├── InvalidAddress             an address that cannot be normalized (names the problem)
      ├── InputError                 a file or row that cannot be read (CSV, encoding, columns)
+     ├── ParserStopped              a parser worker process died in the middle of an ingest run
      ├── NotFound                   a named list, subscriber or mailing does not exist
      │    └── InvalidToken          an unsubscribe token that does not verify (forged, altered)
      ├── Conflict                   the request contradicts the current state
@@ -72,6 +73,18 @@ class InvalidAddress(MailvaultError, ValueError):
 
 class InputError(MailvaultError):
     exit_code = 5
+
+
+class ParserStopped(MailvaultError):
+    """A parser worker process died (killed, out of memory) before message ``position``
+    (counted from 1) was parsed; every message before it was parsed and handed on. Nothing a
+    message holds causes this: every parser error is caught and the message reported instead."""
+
+    exit_code = 70  # sysexits.h EX_SOFTWARE
+
+    def __init__(self, position: int) -> None:
+        super().__init__(f"a parser process stopped before message {position} was parsed")
+        self.position = position
 
 
 class NotFound(MailvaultError):

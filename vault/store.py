@@ -428,12 +428,15 @@ class Vault:
         list_name: str | None = None,
         batch_size: int = deliveries_ingest.DEFAULT_BATCH,
         progress: Callable[[int], None] | None = None,
+        workers: int = 1,
     ) -> deliveries_ingest.IngestSummary:
         """Apply every bounce, complaint and success report in a stream of raw messages
         (``vault.bounces.iter_messages``, or ``[body]`` for one message/rfc822 request body).
 
         Each batch is applied and audited (``delivery:ingest``, counts only) in one
         transaction; unreadable messages are counted and listed by position, never fatal.
+        ``workers`` above 1 parses in that many processes, with the same outcome; should one
+        die, what came before is stored and ``ParserStopped`` says where the run stopped.
         """
         policy = self.bounce_policy()
         list_id = self._list_id_or_none(list_name)
@@ -457,6 +460,7 @@ class Vault:
             list_id=list_id,
             batch_size=batch_size,
             progress=progress,
+            workers=workers,
         )
 
     def record_event(self, event: DeliveryEvent | object) -> deliveries.Decision:

@@ -138,3 +138,31 @@ def test_an_unavailable_store_defers_for_postfix(tmp_path: Path, cli_env: dict[s
 )
 def test_usage_errors(cli_env: dict[str, str], args: list[str], fragment: str) -> None:
     assert_clean_error(mailvault(cli_env, *args), fragment)
+
+
+def test_parser_workers_keep_the_dry_run_and_the_real_run_as_in_one_process(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    kinds = [CORPORATE_HARD, MAILBOX_FULL, SPAM_BLOCK, CONSUMER_HARD]
+    messages = [
+        b"garbage\n" if i % 9 == 4 else message_for(kinds[i % 4], f"p{i}.secret@corp-{i}.example")
+        for i in range(300)
+    ]
+    box = tmp_path / "bounces.mbox"
+    box.write_bytes(mbox(messages))
+    dry = [
+        mailvault(dict(os.environ), "ingest", "--dry-run", "--json", f"--workers={n}", str(box))
+        for n in (1, 2)
+    ]
+    assert dry[0].returncode == dry[1].returncode == 0, dry[1].stderr
+    assert dry[0].stdout == dry[1].stdout and dry[0].stderr == dry[1].stderr
+    lines = [json.loads(line) for line in dry[1].stdout.splitlines()]
+    assert [x["message"] for x in lines] == [i + 1 for i in range(300) if i % 9 != 4]
+
+    real = mailvault(cli_env, "ingest", "--json", "--workers=2", "--batch=80", str(box))
+    assert real.returncode == 0, real.stderr
+    summary = json.loads(real.stdout)
+    assert (summary["messages"], summary["unreadable"], summary["with_reports"]) == (300, 33, 267)
+    named = [line.partition(": unreadable")[0] for line in real.stderr.splitlines()]
+    assert named[:3] == [f"{box}: message {n}" for n in (5, 14, 23)]
+    assert "secret" not in real.stderr

@@ -6,9 +6,12 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from tests.canary import CANARY, CANARY_LOCAL, assert_absent, database_bytes
@@ -20,9 +23,13 @@ from tests.deliveries.messages import (
     mbox,
     message_for,
 )
+from tests.deliveries.test_parsing import StartAtOnce
 from vault.audit.models import AuditEntry
+from vault.bounces import iter_messages
 from vault.clock import FixedClock
+from vault.deliveries import parsing
 from vault.deliveries.models import DeliveryOutcome
+from vault.deliveries.parsing import CHUNK_MESSAGES, SMALL_INPUT
 from vault.store import Vault
 from vault.subscribers.models import ConsentMethod
 
@@ -101,6 +108,69 @@ def test_canary_never_stored_or_logged_on_bounce_paths(
     diagnostics = [o.diagnostic for o in outcomes if o.diagnostic]
     assert len(diagnostics) >= 5
     assert_absent("\n".join(diagnostics), "the redacted diagnostics")
+    for entry in entries:
+        assert_absent(f"{entry.subject} {entry.details}", "the audit log")
+    assert_absent(captured_logs.getvalue(), "the captured logs")
+    assert_absent(database_bytes(database_url), "the database")
+
+
+def test_canary_never_stored_or_logged_when_parser_workers_read_it(
+    store: Vault,
+    database_url: str,
+    tmp_path: Path,
+    captured_logs: io.StringIO,
+    cli_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Enough messages for the parser to start worker processes (more than one chunk), the
+    # canary in every one of them, and input the workers cannot read among them.
+    kinds = [CORPORATE_HARD, COMPLAINT, MAILBOX_FULL, SPAM_BLOCK]
+    messages = [
+        b"unreadable\n" if i % 10 == 7 else message_for(kinds[i % 4], CANARY)
+        for i in range(SMALL_INPUT + 2 * CHUNK_MESSAGES)
+    ]
+    raw = mbox(messages)
+    box = tmp_path / "canary.mbox"
+    box.write_bytes(raw)
+
+    # Here the workers are waited for, so that they certainly parse most of the messages.
+    handed_out: list[int] = []
+
+    class CountingPool(ProcessPoolExecutor):
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            handed_out.append(len(args[0]))
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(parsing, "Thread", StartAtOnce)
+    monkeypatch.setattr(parsing, "ProcessPoolExecutor", CountingPool)
+    summary = store.ingest(iter_messages(io.BytesIO(raw)), workers=2)
+    assert summary.messages == len(messages) and summary.unreadable == len(messages) // 10
+    assert sum(handed_out) > len(messages) // 2
+    runs = [
+        subprocess.run(
+            [sys.executable, "-m", "vault", *args],
+            env=cli_env,
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
+        for args in (
+            ["ingest", "--workers=2", str(box)],
+            ["ingest", "--workers=2", "--json", str(box)],
+            ["ingest", "--workers=2", "--dry-run", str(box)],
+        )
+    ]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+        assert_absent(run.stderr, f"stderr of mailvault {run.args[3:6]}")
+        assert_absent(run.stdout, f"stdout of mailvault {run.args[3:6]}")
+    assert b"unreadable" in runs[0].stderr
+
+    with store.read() as session:
+        outcomes = session.scalars(select(DeliveryOutcome)).all()
+        entries = session.scalars(select(AuditEntry)).all()
+    assert len(outcomes) > len(messages)
+    assert_absent("\n".join(o.diagnostic or "" for o in outcomes), "the redacted diagnostics")
     for entry in entries:
         assert_absent(f"{entry.subject} {entry.details}", "the audit log")
     assert_absent(captured_logs.getvalue(), "the captured logs")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.deliveries.messages import (
@@ -20,8 +24,14 @@ from tests.deliveries.messages import (
 from vault.audit.models import AuditEntry
 from vault.bounces import iter_messages
 from vault.clock import FixedClock
+from vault.config import Settings
 from vault.crypto import Purpose
+from vault.db import make_engine
+from vault.db.migrate import upgrade
+from vault.deliveries import ingest as deliveries_ingest
 from vault.deliveries.models import BounceState, DeliveryOutcome
+from vault.deliveries.reports import ParsedRaw, parse_raw
+from vault.errors import ParserStopped
 from vault.store import Vault
 from vault.subscribers.models import ConsentMethod
 
@@ -154,3 +164,55 @@ def test_a_state_found_under_an_older_key_is_rewritten_under_the_primary(
         state = session.scalars(select(BounceState)).one()
     assert state.key_id == store.keys.suppression.primary_key_id != old_key
     assert state.first_hard_bounce_on is not None and state.soft_count == 1
+
+
+def test_parser_workers_reach_the_same_outcome_as_one_process(
+    store: Vault, settings: Settings, clock: FixedClock, tmp_path: Path
+) -> None:
+    # Forty copies of the mailbox: a hard bounce becomes pending, then suppressed on the
+    # next day's run; a soft bounce counts up. Order matters, and the workers must keep it.
+    box = mailbox() * 40
+    url = f"sqlite:///{tmp_path / 'alone.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    alone = Vault.open(dataclasses.replace(settings, database_url=url), clock=clock)
+    try:
+        runs = []
+        for vault, workers in ((alone, 1), (store, 2)):
+            first = vault.ingest(iter_messages(io.BytesIO(box)), batch_size=100, workers=workers)
+            clock.advance(timedelta(days=1))
+            second = vault.ingest(iter_messages(io.BytesIO(box)), batch_size=100, workers=workers)
+            clock.advance(timedelta(days=-1))
+            runs.append([(s.counts(), s.problems) for s in (first, second)])
+            assert [c["messages"] for c, _ in runs[-1]] == [320, 320]
+    finally:
+        alone.close()
+    assert runs[0] == runs[1]
+    unreadable = "unreadable: no mail header at the start"
+    assert runs[1][0][1] == [(3 + 8 * k, unreadable) for k in range(40)]
+
+
+def test_a_parser_that_stops_leaves_everything_before_it_stored_and_audited(
+    store: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = list(iter_messages(io.BytesIO(mailbox())))
+
+    def stops_at_message_6(messages: object, *, workers: int) -> Iterator[ParsedRaw]:
+        yield from (parse_raw(one) for one in raw[:5])
+        raise ParserStopped(6)
+
+    monkeypatch.setattr(deliveries_ingest, "parse_in_order", stops_at_message_6)
+    with pytest.raises(ParserStopped, match="before message 6"):
+        store.ingest(raw, batch_size=3, workers=2)
+    with store.read() as session:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.tag == "delivery:ingest").order_by(AuditEntry.seq)
+        ).all()
+        outcomes = session.scalar(select(func.count()).select_from(DeliveryOutcome))
+    assert [(e.details["batch"], e.details["messages"], e.details["last"]) for e in entries] == [
+        (1, 3, False),
+        (2, 2, True),
+    ]
+    # hard, gmail, spam and full: the four reports among the first five messages
+    assert outcomes == 4

@@ -6,10 +6,12 @@ is known to be misused for (corporate filters answer 5.1.1 to spam, providers 5.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from vault.bounces.model import Reason
 from vault.bounces.phrases import MAILBOX_MISSING, NETWORK_FAILURE, PHRASES, QUEUE_EXPIRY
+from vault.bounces.screen import Screened
 from vault.bounces.status import reason_for_status
 
 # Reasons tried first, in this order: the specific ones a status code or a phrase can name.
@@ -92,9 +94,18 @@ _MAILBOX_WORDS = re.compile(r"mail ?box|quota|mail ?folder", re.IGNORECASE)
 _NULL_MX = re.compile(r"null ?mx|no smtp service|accepts no mail", re.IGNORECASE)
 
 
+# Most diagnostics contain none of a reason's phrases; the screen says so for a fraction of
+# the cost of the search (the answers are the patterns' own).
+_SCREENED = {reason: Screened(pattern) for reason, pattern in PHRASES.items()}
+
+
+# One classification asks about the same reason and text up to four times (user unknown is
+# weighed in the first pass, against the override list and for the filter rules). Small on
+# purpose: it only needs to span one classification, and holds no text for longer.
+@functools.lru_cache(maxsize=32)
 def matches(reason: Reason, text: str) -> bool:
     """Whether ``text`` contains a phrase that names ``reason``."""
-    pattern = PHRASES.get(reason)
+    pattern = _SCREENED.get(reason)
     return bool(pattern and text and pattern.search(text))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import html
 import re
+import weakref
 from email import message_from_bytes, message_from_string
 from email.header import Header, decode_header, make_header
 from email.message import Message
@@ -144,48 +145,62 @@ def _charset(part: Message) -> str:
 
 def walk_outer(msg: Message) -> list[Message]:
     """Leaf parts of ``msg`` that belong to the report itself, not to a returned message."""
-    found: list[Message] = []
-
-    def visit(part: Message, depth: int) -> None:
-        if depth > 20:  # a pathological nesting must not exhaust the stack
-            return
-        ctype = part.get_content_type()
-        if ctype in _ORIGINAL_TYPES and depth > 0:
-            return
-        if part.is_multipart():
-            payload = part.get_payload()
-            if isinstance(payload, list):
-                for child in payload:
-                    if isinstance(child, Message):
-                        visit(child, depth + 1)
-            return
-        found.append(part)
-
-    visit(msg, 0)
-    return found
+    return [
+        msg if part is None else part
+        for part, ctype, depth, multipart, _ in _outline(msg)
+        if not multipart and not (depth > 0 and ctype in _ORIGINAL_TYPES)
+    ]
 
 
 def find_parts(msg: Message, content_type: str) -> list[Message]:
     """Every part of the given type outside returned messages (may be multipart or message)."""
     found: list[Message] = []
+    nodes = _outline(msg)
+    i = 0
+    while i < len(nodes):
+        part, ctype, _, _, end = nodes[i]
+        if ctype == content_type:
+            found.append(msg if part is None else part)
+            i = end  # not inside a part of the type sought
+        else:
+            i += 1
+    return found
+
+
+# (part, its content type, depth, whether multipart, where its subtree ends); the root is None
+# in its own outline, so that the cache below never keeps a message alive.
+_Node = tuple[Message | None, str, int, bool, int]
+# The parts of a message, each read once: the parsers ask for them a dozen times per message,
+# and every content type costs a scan of the part's headers. Messages are not changed once read.
+_OUTLINES: weakref.WeakKeyDictionary[Message, list[_Node]] = weakref.WeakKeyDictionary()
+
+
+def _outline(msg: Message) -> list[_Node]:
+    """Every part of ``msg`` down to 20 levels, in document order, not looking inside a
+    returned message (message/rfc822 and the like below the top)."""
+    cached = _OUTLINES.get(msg)
+    if cached is not None:
+        return cached
+    nodes: list[_Node] = []
 
     def visit(part: Message, depth: int) -> None:
-        if depth > 20:
+        if depth > 20:  # a pathological nesting must not exhaust the stack
             return
+        index = len(nodes)
         ctype = part.get_content_type()
-        if ctype == content_type:
-            found.append(part)
-            return
-        if ctype in _ORIGINAL_TYPES and depth > 0:
-            return
-        payload = part.get_payload()
-        if part.is_multipart() and isinstance(payload, list):
-            for child in payload:
-                if isinstance(child, Message):
-                    visit(child, depth + 1)
+        multipart = part.is_multipart()
+        nodes.append((part if depth else None, ctype, depth, multipart, 0))
+        if multipart and not (depth > 0 and ctype in _ORIGINAL_TYPES):
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                for child in payload:
+                    if isinstance(child, Message):
+                        visit(child, depth + 1)
+        nodes[index] = (*nodes[index][:4], len(nodes))
 
     visit(msg, 0)
-    return found
+    _OUTLINES[msg] = nodes
+    return nodes
 
 
 def raw_body(part: Message) -> str:

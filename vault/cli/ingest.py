@@ -13,21 +13,22 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from vault.bounces import base_action, iter_messages, parse_message
+from vault.bounces import ParsedMessage, base_action, iter_messages
 from vault.cli.app import _db_reason, _vault, app
 from vault.cli.console import err, fail, out, progress_bar
 from vault.deliveries.ingest import DEFAULT_BATCH, IngestSummary
-from vault.deliveries.reports import why_unreadable
-from vault.errors import ConfigError, InputError, KeyringError
+from vault.deliveries.parsing import default_workers, parse_in_order
+from vault.errors import ConfigError, InputError, KeyringError, ParserStopped
 
 #: sysexits.h EX_TEMPFAIL: Postfix's pipe and local delivery agents defer the message and retry.
 EX_TEMPFAIL = 75
 ACTIONS = ("suppress", "confirm", "count", "domain", "ignore")
+T = TypeVar("T")
 
 
 @dataclass
@@ -85,6 +86,18 @@ def ingest(
     batch: Annotated[
         int, typer.Option("--batch", min=1, max=50000, help="Messages per transaction.")
     ] = DEFAULT_BATCH,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Processes that parse messages while this one stores them, in input order "
+            "(default: one per CPU, at most 4; 1 parses here). Input of fewer than 64 "
+            "messages, such as one message from a Postfix pipe, starts none.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Read bounces (RFC 3464 and common formats) and complaints (ARF); suppress, confirm,
     count or record them against the domain as SPEC §5 says. Malformed messages are counted
@@ -94,8 +107,9 @@ def ingest(
     for source in sources:
         if source != "-" and not Path(source).exists():
             raise InputError(f"{source} does not exist")
+    workers = workers or default_workers()
     if dry_run:
-        _dry_run(sources, as_json=as_json)
+        _dry_run(sources, as_json=as_json, workers=workers)
         return
     feed = _Sources(list(sources))
     try:
@@ -106,7 +120,14 @@ def ingest(
                 list_name=list_name,
                 batch_size=batch,
                 progress=advance,
+                workers=workers,
             )
+    except ParserStopped as exc:
+        fail(
+            f"{feed.locate(exc.position)}: a parser process stopped before this message; "
+            "every message before it was stored, none from it on"
+        )
+        raise typer.Exit(exc.exit_code) from None
     except (SQLAlchemyError, ConfigError, KeyringError) as exc:
         if isinstance(exc, OperationalError):
             reason = _db_reason(exc)
@@ -143,25 +164,29 @@ def _counts(counter: Counter[str], names: tuple[str, ...]) -> str:
     return ", ".join(f"{name} {counter.get(name, 0)}" for name in names)
 
 
-def _dry_run(sources: list[str], *, as_json: bool) -> None:
+def _dry_run(sources: list[str], *, as_json: bool, workers: int) -> None:
     write = sys.stdout.write
     totals: Counter[str] = Counter()
     messages = 0
     for source in sources:
         found = False
-        for position, raw in _numbered(iter_messages(source)):
-            messages += 1
-            problem = why_unreadable(raw)
-            if problem is not None:
-                err.print(f"{source}: message {abs(position)}: unreadable: {problem}")
-                continue
-            for record in _records(raw):
-                found = True
-                totals[record["action"]] += 1
-                if as_json:
-                    # A message inside an mbox or a Maildir is also named by position.
-                    where = {"file": source} | ({"message": position} if position > 0 else {})
-                    write(json.dumps(where | record, ensure_ascii=False) + "\n")
+        parsed = parse_in_order(iter_messages(source), workers=workers)
+        try:
+            for position, one in _numbered(parsed):
+                messages += 1
+                if one.unreadable is not None:
+                    err.print(f"{source}: message {abs(position)}: unreadable: {one.unreadable}")
+                    continue
+                for record in _records(one.message):
+                    found = True
+                    totals[record["action"]] += 1
+                    if as_json:
+                        # A message inside an mbox or a Maildir is also named by position.
+                        where = {"file": source} | ({"message": position} if position > 0 else {})
+                        write(json.dumps(where | record, ensure_ascii=False) + "\n")
+        except ParserStopped as exc:
+            fail(f"{source}: message {exc.position}: a parser process stopped before it")
+            raise typer.Exit(exc.exit_code) from None
         if not found and as_json:
             write(json.dumps({"file": source, "action": "none"}) + "\n")
     if not as_json:
@@ -171,8 +196,8 @@ def _dry_run(sources: list[str], *, as_json: bool) -> None:
         )
 
 
-def _records(raw: bytes) -> Iterator[dict[str, Any]]:
-    for recipient in parse_message(raw).recipients:
+def _records(parsed: ParsedMessage) -> Iterator[dict[str, Any]]:
+    for recipient in parsed.recipients:
         yield {
             "recipient": recipient.recipient,
             "status": recipient.status,
@@ -181,7 +206,7 @@ def _records(raw: bytes) -> Iterator[dict[str, Any]]:
         }
 
 
-def _numbered(messages: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
+def _numbered(messages: Iterator[T]) -> Iterator[tuple[int, T]]:
     """Positions from 1, given as -1 when the source turns out to hold one message only."""
     first = next(messages, None)
     if first is None:

@@ -17,8 +17,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from vault.crypto import KeySuite
-from vault.deliveries.reports import Report, read_message
+from vault.deliveries.parsing import parse_in_order
+from vault.deliveries.reports import MessageReports, Report, reports_of
 from vault.deliveries.services import BouncePolicy, Tally, record_reports
+from vault.errors import ParserStopped
 
 DEFAULT_BATCH = 500
 #: Problems kept for the summary; the counts stay exact beyond this.
@@ -75,9 +77,16 @@ def ingest_messages(
     list_id: uuid.UUID | None = None,
     batch_size: int = DEFAULT_BATCH,
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> IngestSummary:
     """Apply every report in ``messages``; ``audit_batch(session, details)`` writes the audit
-    entry of each batch inside that batch's transaction (at least one, even for no input)."""
+    entry of each batch inside that batch's transaction (at least one, even for no input).
+
+    With ``workers`` above 1 the messages are parsed in that many processes
+    (``parse_in_order``); they are still applied one by one in input order, so the outcome is
+    the same. Should a worker die, every message before the one it was parsing is stored (the
+    last batch is audited as such) and ``ParserStopped`` names that message.
+    """
     total = IngestSummary(run_id=uuid.uuid4())
     current = IngestSummary(run_id=total.run_id)
     reports: list[Report] = []
@@ -96,9 +105,8 @@ def ingest_messages(
         current = IngestSummary(run_id=total.run_id)
         reports.clear()
 
-    for position, raw in enumerate(messages, start=1):
+    def add(position: int, result: MessageReports) -> None:
         current.messages += 1
-        result = read_message(raw, now=now())
         if result.unreadable is not None:
             current.unreadable += 1
             total.note(position, f"unreadable: {result.unreadable}")
@@ -111,9 +119,17 @@ def ingest_messages(
                 total.note(position, f"a recipient was skipped: {problem}")
             for report in result.reports:
                 reports.append(replace(report, list_id=list_id) if list_id else report)
-        if progress is not None:
-            progress(1)
-        if current.messages >= batch_size:
-            flush(last=False)
+
+    parsed = enumerate(parse_in_order(messages, workers=workers), start=1)
+    try:
+        for position, one in parsed:
+            add(position, reports_of(one, now=now()))
+            if progress is not None:
+                progress(1)
+            if current.messages >= batch_size:
+                flush(last=False)
+    except ParserStopped:
+        flush(last=True)
+        raise
     flush(last=True)
     return total

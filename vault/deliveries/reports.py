@@ -82,16 +82,37 @@ class MessageReports:
     unusable: tuple[str, ...] = field(default=())  # recipients whose address does not parse
 
 
-def read_message(raw: bytes, *, now: datetime) -> MessageReports:
-    """Parse one raw message into reports. Never raises for any input."""
+@dataclass(frozen=True, slots=True)
+class ParsedRaw:
+    """What one raw message says before any clock or store: what the parser found in it, or
+    why it cannot be read at all. Pure data, so a worker process can hand it back."""
+
+    message: ParsedMessage
+    unreadable: str | None = None
+    identity: bytes | None = None  # see ``message_identity``
+
+
+def parse_raw(raw: bytes) -> ParsedRaw:
+    """Parse one raw message. Never raises for any input."""
     problem = why_unreadable(raw)
     if problem is not None:
-        return MessageReports(Kind.NONE, unreadable=problem)
+        return ParsedRaw(ParsedMessage.empty(), unreadable=problem)
     try:
-        parsed = parse_message(raw)
+        return ParsedRaw(parse_message(raw), identity=message_identity(raw))
     except Exception:  # a parser bug must not stop a mailbox run; the message is reported
-        return MessageReports(Kind.NONE, unreadable="the parser failed on it")
-    return reports_from_parsed(parsed, now=now, identity=message_identity(raw))
+        return ParsedRaw(ParsedMessage.empty(), unreadable="the parser failed on it")
+
+
+def read_message(raw: bytes, *, now: datetime) -> MessageReports:
+    """Parse one raw message into reports. Never raises for any input."""
+    return reports_of(parse_raw(raw), now=now)
+
+
+def reports_of(parsed: ParsedRaw, *, now: datetime) -> MessageReports:
+    """The reports of a parsed message, as of ``now``."""
+    if parsed.unreadable is not None:
+        return MessageReports(Kind.NONE, unreadable=parsed.unreadable)
+    return reports_from_parsed(parsed.message, now=now, identity=parsed.identity)
 
 
 def message_identity(raw: bytes) -> bytes:
