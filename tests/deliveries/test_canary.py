@@ -125,13 +125,19 @@ def test_canary_never_stored_or_logged_when_parser_workers_read_it(
     # Enough messages for the parser to start worker processes (more than one chunk), the
     # canary in every one of them, and input the workers cannot read among them.
     kinds = [CORPORATE_HARD, COMPLAINT, MAILBOX_FULL, SPAM_BLOCK]
-    messages = [
-        b"unreadable\n" if i % 10 == 7 else message_for(kinds[i % 4], CANARY)
-        for i in range(SMALL_INPUT + 2 * CHUNK_MESSAGES)
-    ]
+
+    def mailbox() -> list[bytes]:
+        return [
+            b"unreadable\n" if i % 10 == 7 else message_for(kinds[i % 4], CANARY)
+            for i in range(SMALL_INPUT + 2 * CHUNK_MESSAGES)
+        ]
+
+    messages = mailbox()
     raw = mbox(messages)
+    # The command line reads other messages (new Message-IDs): the same ones would be
+    # recognised as already ingested and store nothing.
     box = tmp_path / "canary.mbox"
-    box.write_bytes(raw)
+    box.write_bytes(mbox(mailbox()))
 
     # Here the workers are waited for, so that they certainly parse most of the messages.
     handed_out: list[int] = []
