@@ -38,6 +38,18 @@ class SivCipher:
     def seal(self, plaintext: bytes, associated_data: bytes) -> bytes:
         return self.seal_with_nonce(os.urandom(NONCE_BYTES), plaintext, associated_data)
 
+    def seal_many(self, items: list[tuple[bytes, bytes]]) -> list[bytes]:
+        """``seal`` for (plaintext, associated data) pairs, drawing all the nonces at once."""
+        nonces = os.urandom(NONCE_BYTES * len(items))
+        encrypt = self._aead.encrypt
+        sealed = []
+        for start, (plaintext, associated_data) in zip(
+            range(0, len(nonces), NONCE_BYTES), items, strict=True
+        ):
+            nonce = nonces[start : start + NONCE_BYTES]
+            sealed.append(nonce + encrypt(nonce, plaintext, associated_data))
+        return sealed
+
     def seal_with_nonce(self, nonce: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
         """Deterministic form, for published test vectors; ``seal`` draws the nonce."""
         return nonce + self._aead.encrypt(nonce, plaintext, associated_data)
