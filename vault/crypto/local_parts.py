@@ -83,9 +83,13 @@ class LocalPartCipher:
         return [header + body for body in sealed]
 
     def open(self, sealed: bytes, *, subscriber_id: uuid.UUID, domain: str) -> str:
+        return self.open_raw(sealed, subscriber_id=subscriber_id.bytes, domain=domain)
+
+    def open_raw(self, sealed: bytes, *, subscriber_id: bytes, domain: str) -> str:
+        """``open`` with the subscriber id as its 16 bytes, for loops over many rows that need
+        no ``uuid.UUID`` of each."""
         key_id = sealed_key_id(sealed)
-        header = sealed[: _HEADER.size]
-        aad = _associated_data(header, subscriber_id, domain)
+        aad = _AAD_PREFIX + sealed[: _HEADER.size] + subscriber_id + domain.encode("ascii")
         plaintext = self._cipher(key_id).open(sealed[_HEADER.size :], aad)
         try:
             return plaintext.decode("utf-8")
