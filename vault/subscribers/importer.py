@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, select, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.types import NullType
 
 from vault.addresses import NORMALIZATION_VERSION, Address, parse_address
 from vault.crypto import KeySuite
@@ -308,7 +309,8 @@ def _import_batch(
 
 _PRESENT = select(Subscriber.index_digest).where(
     Subscriber.list_id == bindparam("list_id"),
-    Subscriber.index_digest.in_(bindparam("digests", expanding=True)),
+    # Digests are bytes already, which every driver takes as they are: no per-value conversion.
+    type_coerce(Subscriber.index_digest, NullType()).in_(bindparam("digests", expanding=True)),
 )
 # Written per row, in the driver's form; every other column holds one value for the batch.
 _ROW_COLUMNS = ("id", "domain", "sealed_local_part", "index_digest")

@@ -12,8 +12,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, Connection, bindparam, delete, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    delete,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from vault.addresses import NORMALIZATION_VERSION, Address
 from vault.crypto import KeySuite
@@ -90,7 +100,8 @@ _CHECK = select(
     Suppression.reason,
     Suppression.expires_at,
 ).where(
-    Suppression.digest.in_(bindparam("digests", expanding=True)),
+    # Digests are bytes already, which every driver takes as they are: no per-value conversion.
+    type_coerce(Suppression.digest, NullType()).in_(bindparam("digests", expanding=True)),
     Suppression.scope.in_(bindparam("scopes", expanding=True)),
     or_(Suppression.expires_at.is_(None), Suppression.expires_at > bindparam("now")),
 )
