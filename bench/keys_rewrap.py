@@ -24,7 +24,7 @@ from vault.crypto import Purpose
 from vault.db.bulk import insert_many
 from vault.db.engine import WRITE_OPTION
 from vault.keys import services
-from vault.keys.rewrap import _RAW, DEFAULT_BATCH, _Dialect, _execute
+from vault.keys.rewrap import _RAW, DEFAULT_BATCH, _Dialect, _execute_batch
 from vault.subscribers.models import ConsentMethod, Subscriber
 from vault.subscribers.services import subscriber_values
 
@@ -87,7 +87,7 @@ def main() -> None:
             last = None
             bind = store.engine.execution_options(**{WRITE_OPTION: True})
             with bind.connect() as connection:
-                dialect.widen_cache(connection)
+                dialect.prepare(connection)
                 try:
                     while True:
                         with connection.begin():
@@ -113,7 +113,7 @@ def main() -> None:
                             ]
                             if Purpose.INDEX in purposes:
                                 params.sort(key=lambda values: values[2])
-                            _execute(connection, dialect, params)
+                            _execute_batch(connection, dialect, params)
                 finally:
                     dialect.release(connection)
 

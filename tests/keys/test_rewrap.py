@@ -19,6 +19,7 @@ from vault.keys import rewrap as rewrapping
 from vault.keys import services
 from vault.store import Vault
 from vault.subscribers.models import ConsentMethod, Subscriber
+from vault.subscribers.services import subscriber_values
 
 ADDRESSES = [f"Person.{i}@Example{i % 7}.com" for i in range(230)]
 
@@ -251,6 +252,30 @@ def test_own_key_lists_keep_their_key(store: Vault) -> None:
     by_list = {r.list_id: r.address_key_id for r in rows(store)}
     assert by_list[store.get_list("private").id] == own
     assert by_list[store.get_list("news").id] == store.keys.cipher.primary_key_id()
+
+
+def test_same_address_under_both_index_keys_is_a_conflict_left_alone(store: Vault) -> None:
+    """The batch fails on the (index digest, list) uniqueness as a whole; the rows that can be
+    rewritten are, one by one, and the twin is counted and left for a person to look at."""
+    populate(store, count=5)
+    services.rotate(store, purpose=Purpose.INDEX)
+    twin = subscriber_values(
+        keys=store.keys,
+        list_id=store.get_list("news").id,
+        address=parse_address(ADDRESSES[2]),
+        consent=ConsentMethod.SINGLE_OPT_IN,
+        source="t",
+        now=store.now(),
+    )
+    with store.write() as session:  # a writer that knew the new key and not the old row
+        session.add(Subscriber(**twin))
+    result = services.rewrap(store)
+    assert (result.rows, result.conflicts, result.indexed) == (4, 1, 4)
+    assert services.rewrap_plan(store).pending == 1
+    assert key_counts(store)[1] == {
+        store.keys.index.primary_key_id: 5,
+        next(k.id for k in store.keyring.live(Purpose.INDEX) if k.status == "active"): 1,
+    }
 
 
 def test_unreadable_rows_are_reported_and_left(store: Vault) -> None:

@@ -36,7 +36,11 @@ from vault.errors import InvalidAddress, InvalidCiphertext
 from vault.subscribers.models import MailingList, Subscriber
 
 REWRAP_PURPOSES = frozenset({Purpose.ADDRESS, Purpose.INDEX})
-DEFAULT_BATCH = 2000
+# A batch holds the write lock while it is written (SQLite: other writers wait, up to their 30 s
+# busy timeout): 20 000 rows take well under a second on an idle machine, about 2 s on a busy
+# one, and at a million rows write each page of the digest index about ten times fewer than
+# batches of 2000 did.
+DEFAULT_BATCH = 20_000
 
 
 @dataclass(frozen=True)
@@ -163,7 +167,7 @@ def rewrap(
     # still there for the next (each batch is still its own transaction).
     with bind.connect() as connection:
         dialect = _Dialect(connection.dialect.name)
-        dialect.widen_cache(connection)
+        dialect.prepare(connection)
         try:
             last: Any = None
             while True:
@@ -235,17 +239,37 @@ class _Dialect:
     def from_uuid(self, value: uuid.UUID) -> Any:
         return value.hex if self.sqlite else value
 
-    def widen_cache(self, connection: Connection) -> None:
+    def prepare(self, connection: Connection) -> None:
+        """Set up the run's connection: a wide page cache on SQLite, the batch table on
+        PostgreSQL."""
         if self.sqlite:
             # On the driver's connection: a PRAGMA needs no transaction (nor the write lock).
             driver = connection.connection.driver_connection
             assert driver is not None
             driver.execute(f"PRAGMA cache_size = -{_SQLITE_REWRAP_CACHE_KIB}")
+            return
+        with connection.begin():
+            connection.exec_driver_sql(_PG_BATCH_TABLE)
 
     def release(self, connection: Connection) -> None:
-        if self.sqlite:
-            # Closed rather than pooled, so no later user inherits (and fills) the large cache.
-            connection.invalidate()
+        # Closed rather than pooled, so no later user inherits the large cache or the table.
+        connection.invalidate()
+
+
+# PostgreSQL runs one UPDATE per executemany row as its own statement; a batch copied into a
+# temporary table and applied by one joined UPDATE is several times faster. The rows vanish
+# at each commit (or with the savepoint that rolls a failed batch back).
+_PG_BATCH_TABLE = (
+    "CREATE TEMPORARY TABLE mailvault_rewrap_batch (sealed bytea, address_key_id integer, "
+    "index_digest bytea, index_key_id integer, handle uuid, old bytea) ON COMMIT DELETE ROWS"
+)
+_PG_COPY = "COPY mailvault_rewrap_batch FROM STDIN"
+_PG_UPDATE = (
+    "UPDATE subscribers SET sealed_local_part = b.sealed, address_key_id = b.address_key_id, "
+    "index_digest = b.index_digest, index_key_id = b.index_key_id "
+    "FROM mailvault_rewrap_batch AS b "
+    "WHERE subscribers.id = b.handle AND subscribers.sealed_local_part = b.old"
+)
 
 
 def _rewrite(
@@ -262,7 +286,7 @@ def _rewrite(
     do_address = Purpose.ADDRESS in goal.purposes
     do_index = Purpose.INDEX in goal.purposes
     index_target = goal.index_key
-    new_digest = index.primary
+    new_digest = index.function(index_target) if do_index else None
     shared = goal.shared_address_key
     own = {dialect.from_uuid(list_id): key for list_id, key in goal.own_keys.items()}
     id_bytes = dialect.id_bytes
@@ -294,7 +318,8 @@ def _rewrite(
             address_key = target
         reindexed = canonical is not None
         if canonical is not None:
-            index_key, digest = new_digest(canonical)
+            assert new_digest is not None
+            index_key, digest = index_target, new_digest(canonical.encode("utf-8"))
         changes.append(
             _Change([old, address_key, digest, index_key, handle, old], resealed, reindexed)
         )
@@ -323,6 +348,19 @@ def _execute(connection: Connection, dialect: _Dialect, params: list[Any]) -> in
     return int(cursor.rowcount)
 
 
+def _execute_batch(connection: Connection, dialect: _Dialect, params: list[Any]) -> int:
+    """The rows a batch updates (each matched on its old ciphertext, like ``_execute``)."""
+    if dialect.sqlite:
+        return _execute(connection, dialect, params)
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(_PG_COPY) as copy:
+        for values in params:
+            copy.write_row(values)
+    # Through SQLAlchemy, so that a uniqueness failure is its IntegrityError like elsewhere.
+    return int(connection.exec_driver_sql(_PG_UPDATE).rowcount)
+
+
 def _apply(
     connection: Connection, dialect: _Dialect, changes: list[_Change], result: RewrapResult
 ) -> None:
@@ -330,7 +368,7 @@ def _apply(
         return
     try:
         with connection.begin_nested():
-            done = _execute(connection, dialect, [tuple(c.values) for c in changes])
+            done = _execute_batch(connection, dialect, [tuple(c.values) for c in changes])
     except IntegrityError:
         _apply_one_by_one(connection, dialect, changes, result)
         return
