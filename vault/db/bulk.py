@@ -9,7 +9,9 @@ PostgreSQL they travel by ``COPY`` instead of one ``INSERT`` per row.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table
@@ -25,6 +27,16 @@ def random_uuids(count: int) -> list[bytes]:
     raw[6::16] = raw[6::16].translate(_UUID_VERSION_4)
     raw[8::16] = raw[8::16].translate(_UUID_VARIANT)
     return [bytes(raw[start : start + 16]) for start in range(0, len(raw), 16)]
+
+
+def _copy_text(value: Any) -> Any:
+    # COPY's text format takes strings as they are, while a datetime or UUID object would be
+    # formatted again for every row.
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
 
 
 def _processor(table: Table, name: str, dialect: Dialect) -> Any:
@@ -104,6 +116,7 @@ def insert_rows(
     )
     quoted_table, quoted_names = _quoted(dialect, table, names)
     if dialect.name == "postgresql":
+        tail = tuple(_copy_text(value) for value in tail)
         driver = connection.connection.driver_connection
         assert driver is not None
         with (
