@@ -111,8 +111,6 @@ def main() -> None:
                                 )
                                 for handle, _, _, _, old, akid, digest, ikid in rows
                             ]
-                            if Purpose.INDEX in purposes:
-                                params.sort(key=lambda values: values[2])
                             _execute_batch(connection, dialect, params)
                 finally:
                     dialect.release(connection)

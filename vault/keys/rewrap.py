@@ -196,7 +196,7 @@ _RAW = NullType()
 # The rewrap connection's page cache on SQLite. At a million rows the (index digest, list)
 # index no longer fits the store's usual 64 MiB, and every batch would read most of its pages
 # back from the file to put new digests at random places in it. SQLite takes cache pages only
-# as it uses them, and the usual size is put back when the run ends.
+# as it uses them, and the connection is closed (not pooled) when the run ends.
 _SQLITE_REWRAP_CACHE_KIB = 512 * 1024
 
 
@@ -234,7 +234,7 @@ class _Dialect:
         )
 
     def id_bytes(self, raw: Any) -> bytes:
-        return bytes.fromhex(raw) if self.sqlite else bytes(raw.bytes)
+        return bytes.fromhex(raw) if self.sqlite else raw.bytes
 
     def from_uuid(self, value: uuid.UUID) -> Any:
         return value.hex if self.sqlite else value
@@ -256,9 +256,9 @@ class _Dialect:
         connection.invalidate()
 
 
-# PostgreSQL runs one UPDATE per executemany row as its own statement; a batch copied into a
-# temporary table and applied by one joined UPDATE is several times faster. The rows vanish
-# at each commit (or with the savepoint that rolls a failed batch back).
+# PostgreSQL runs each executemany row as a statement of its own; here a batch is copied into a
+# temporary table and applied by one joined UPDATE. The rows vanish at each commit (or with the
+# savepoint that rolls a failed batch back).
 _PG_BATCH_TABLE = (
     "CREATE TEMPORARY TABLE mailvault_rewrap_batch (sealed bytea, address_key_id integer, "
     "index_digest bytea, index_key_id integer, handle uuid, old bytea) ON COMMIT DELETE ROWS"
@@ -329,10 +329,6 @@ def _rewrite(
         ):
             changes[position].values[0] = sealed
     to_seal.clear()
-    if do_index:
-        # New digests land at random places in the (index digest, list) index; in digest order
-        # a batch walks that index once from one end to the other.
-        changes.sort(key=lambda change: change.values[2])
     return changes
 
 
