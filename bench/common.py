@@ -16,17 +16,19 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import create_engine, insert, text  # noqa: E402
 
 from vault.addresses import NORMALIZATION_VERSION, parse_address  # noqa: E402
 from vault.clock import SystemClock  # noqa: E402
 from vault.config import Settings  # noqa: E402
 from vault.crypto import Kek, create_keyring  # noqa: E402
 from vault.db import make_engine  # noqa: E402
+from vault.db.engine import normalize_url  # noqa: E402
 from vault.db.migrate import upgrade  # noqa: E402
 from vault.store import Vault  # noqa: E402
 from vault.suppressions.models import Suppression  # noqa: E402
@@ -49,13 +51,17 @@ def addresses(count: int, *, seed: int = 7, domains: int = 2000) -> list[str]:
 
 @contextmanager
 def throwaway_store(url: str | None = None) -> Iterator[Vault]:
-    """A new store in a temporary directory (SQLite unless a URL is given)."""
-    with tempfile.TemporaryDirectory(prefix="mailvault-bench-") as tmp:
+    """A new store in a temporary directory: SQLite unless a URL is given, and on PostgreSQL a
+    schema of its own, dropped afterwards (the database may be shared with test runs and other
+    branches' migrations)."""
+    with (
+        tempfile.TemporaryDirectory(prefix="mailvault-bench-") as tmp,
+        _fresh_database(url, Path(tmp)) as database,
+    ):
         keys = Path(tmp) / "keys"
         create_keyring(
             keys, Kek(passphrase=PASSPHRASE), time_cost=1, memory_cost_kib=8, parallelism=1
         )
-        database = url or f"sqlite:///{tmp}/bench.db"
         engine = make_engine(database)
         upgrade(engine)
         engine.dispose()
@@ -65,6 +71,28 @@ def throwaway_store(url: str | None = None) -> Iterator[Vault]:
             yield store
         finally:
             store.close()
+
+
+@contextmanager
+def _fresh_database(url: str | None, tmp: Path) -> Iterator[str]:
+    if url is None:
+        yield f"sqlite:///{tmp}/bench.db"
+        return
+    url = normalize_url(url)
+    if not url.startswith("postgresql"):
+        yield url
+        return
+    schema = f"mv_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def fill_suppressions(store: Vault, raw: Sequence[str], *, created: datetime) -> None:

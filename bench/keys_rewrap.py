@@ -1,7 +1,7 @@
 """Rewrap of N subscribers after rotating the address and index keys, vs the same batched
 read-and-rewrite of every row without cryptography.
 
-    python bench/keys_rewrap.py [--rows 1000000] [--batch 2000] [--database-url URL]
+    python bench/keys_rewrap.py [--rows 1000000] [--batch N] [--purpose P] [--database-url URL]
 
 The rewrap decrypts every local part, re-encrypts it under the new address key, recomputes the
 index digest under the new index key and writes the row back, one transaction per batch
@@ -22,8 +22,9 @@ from sqlalchemy import literal, select
 from vault.addresses import parse_address
 from vault.crypto import Purpose
 from vault.db.bulk import insert_many
+from vault.db.engine import WRITE_OPTION
 from vault.keys import services
-from vault.keys.rewrap import _RAW, _Dialect, _execute
+from vault.keys.rewrap import _RAW, DEFAULT_BATCH, _Dialect, _execute_batch
 from vault.subscribers.models import ConsentMethod, Subscriber
 from vault.subscribers.services import subscriber_values
 
@@ -33,7 +34,7 @@ TARGET = 50_000
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
     parser.add_argument("--database-url", default=None)
     parser.add_argument(
         "--purpose", choices=["address", "index", "both"], default="both", help="What to rotate."
@@ -80,35 +81,39 @@ def main() -> None:
         assert services.rewrap_plan(store).pending == 0
 
         def baseline() -> None:
-            # The rewrap's own statements and driver path, with random bytes for the crypto.
+            # The rewrap's own connection handling, statements and driver path, with random
+            # bytes for the cryptography.
             dialect = _Dialect(store.engine.dialect.name)
             last = None
-            while True:
-                with store.write() as session:
-                    statement = select(*dialect.columns)
-                    if last is not None:
-                        statement = statement.where(dialect.order > literal(last, _RAW))
-                    rows = session.execute(
-                        statement.order_by(dialect.order).limit(args.batch)
-                    ).all()
-                    if not rows:
-                        return
-                    last = rows[-1][0]
-                    _execute(
-                        session,
-                        dialect,
-                        [
-                            (
-                                os.urandom(len(old)) if Purpose.ADDRESS in purposes else old,
-                                akid,
-                                os.urandom(32) if Purpose.INDEX in purposes else digest,
-                                ikid,
-                                handle,
-                                old,
-                            )
-                            for handle, _, _, _, old, akid, digest, ikid in rows
-                        ],
-                    )
+            bind = store.engine.execution_options(**{WRITE_OPTION: True})
+            with bind.connect() as connection:
+                dialect.prepare(connection)
+                try:
+                    while True:
+                        with connection.begin():
+                            statement = select(*dialect.columns)
+                            if last is not None:
+                                statement = statement.where(dialect.order > literal(last, _RAW))
+                            rows = connection.execute(
+                                statement.order_by(dialect.order).limit(args.batch)
+                            ).all()
+                            if not rows:
+                                return
+                            last = rows[-1][0]
+                            params = [
+                                (
+                                    os.urandom(len(old)) if Purpose.ADDRESS in purposes else old,
+                                    akid,
+                                    os.urandom(32) if Purpose.INDEX in purposes else digest,
+                                    ikid,
+                                    handle,
+                                    old,
+                                )
+                                for handle, _, _, _, old, akid, digest, ikid in rows
+                            ]
+                            _execute_batch(connection, dialect, params)
+                finally:
+                    dialect.release(connection)
 
         baseline_time = timed(baseline)
 

@@ -1,10 +1,12 @@
 import csv
+import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from vault.addresses import parse_address
+from vault.crypto import sealed_key_id
 from vault.errors import InputError
 from vault.store import Vault
 from vault.subscribers import importer
@@ -70,6 +72,41 @@ def test_counts_and_rejects(store: Vault, news, tmp_path: Path) -> None:
     ]
     assert "secret-local-part" not in rejects
     assert count(store) == 2
+
+
+def test_imported_rows_are_what_a_subscribe_writes(store: Vault, news, tmp_path: Path) -> None:
+    """The batch path (ids drawn in one go, sealing in bulk, COPY on PostgreSQL) writes rows
+    that open, are found again and carry the import's consent and time like a subscribe."""
+    raw = ["Kijitora@Example.com", "o'brien+tag@example.org", "用户@例子.广告"]
+    path = write_csv(tmp_path / "list.csv", [["x", a, "y"] for a in raw])
+    before = store.now()
+    assert run_import(store, path, batch_size=2).imported == 3
+    with store.read() as session:
+        rows = list(session.scalars(select(Subscriber)))
+    keys = store.keys
+    opened = set()
+    for row in rows:
+        assert row.id.version == 4 and row.id.variant == uuid.RFC_4122
+        assert row.address_key_id == sealed_key_id(row.sealed_local_part)
+        assert row.address_key_id == keys.cipher.primary_key_id()
+        assert row.index_key_id == keys.index.primary_key_id
+        local = keys.cipher.open(row.sealed_local_part, subscriber_id=row.id, domain=row.domain)
+        opened.add(f"{local}@{row.domain}")
+        assert (
+            row.index_digest
+            == keys.index.primary(parse_address(f"{local}@{row.domain}").canonical).digest
+        )
+        assert row.status == "subscribed" and row.consent_method == "imported"
+        assert row.consent_source == "crm export 2026-02"
+        assert row.created_at == row.consent_at == row.status_changed_at == row.updated_at
+        assert row.created_at >= before and row.created_at.tzinfo is not None
+    assert opened == {parse_address(a).deliverable for a in raw}
+    assert len({row.id for row in rows}) == 3
+    for address in raw:
+        outcome = store.subscribe(
+            address, list_name="news", consent=ConsentMethod.SINGLE_OPT_IN, source="t"
+        )
+        assert outcome.outcome == "duplicate"
 
 
 def test_reimport_counts_duplicates(store: Vault, news, tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ keyring file, and the Argon2id stretch of a passphrase. Everything else imports 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 
 from argon2.low_level import Type, hash_secret_raw
 from cryptography.exceptions import InvalidTag
@@ -39,21 +38,23 @@ class SivCipher:
     def seal(self, plaintext: bytes, associated_data: bytes) -> bytes:
         return self.seal_with_nonce(os.urandom(NONCE_BYTES), plaintext, associated_data)
 
-    def seal_with_nonce(self, nonce: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
-        """Deterministic form, for published test vectors; ``seal`` draws the nonce."""
-        return nonce + self._aead.encrypt(nonce, plaintext, associated_data)
-
-    def seal_many(self, plaintexts: Sequence[bytes], associated_data: bytes) -> list[bytes]:
-        """``seal`` of each plaintext under one associated data, for bulk sealing (a release seals
-        one token per recipient): the nonces are drawn from the OS in one call, still one fresh
-        random nonce per ciphertext."""
-        nonces = os.urandom(NONCE_BYTES * len(plaintexts))
+    def seal_many(self, items: list[tuple[bytes, bytes]]) -> list[bytes]:
+        """``seal`` for (plaintext, associated data) pairs, drawing all the nonces from the OS in
+        one call (still one fresh random nonce per ciphertext): bulk sealing of an import, a
+        rewrap, or a release's unsubscribe tokens."""
+        nonces = os.urandom(NONCE_BYTES * len(items))
         encrypt = self._aead.encrypt
         sealed = []
-        for start, plaintext in zip(range(0, len(nonces), NONCE_BYTES), plaintexts, strict=True):
+        for start, (plaintext, associated_data) in zip(
+            range(0, len(nonces), NONCE_BYTES), items, strict=True
+        ):
             nonce = nonces[start : start + NONCE_BYTES]
             sealed.append(nonce + encrypt(nonce, plaintext, associated_data))
         return sealed
+
+    def seal_with_nonce(self, nonce: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
+        """Deterministic form, for published test vectors; ``seal`` draws the nonce."""
+        return nonce + self._aead.encrypt(nonce, plaintext, associated_data)
 
     def open(self, sealed: bytes, associated_data: bytes) -> bytes:
         if len(sealed) < NONCE_BYTES + 16:

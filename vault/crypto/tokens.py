@@ -47,7 +47,8 @@ class TokenSealer:
     def seal_many(self, payloads: Sequence[bytes]) -> list[str]:
         """``seal`` of each payload, in order: one nonce draw for all of them, and for payloads
         of one length (a release's), one base64 encoding for all of them."""
-        sealed = self._cipher.seal_many(payloads, self._aad)
+        aad = self._aad
+        sealed = self._cipher.seal_many([(payload, aad) for payload in payloads])
         header = self._header
         if len({len(p) for p in payloads}) != 1:
             encode = base64.urlsafe_b64encode
