@@ -48,19 +48,23 @@ class RecordClass:
     ) -> tuple[int, Any | None]:
         """Delete up to ``limit`` expired records; return how many, and (for a class taken in
         key order) the last key deleted, else None. Nothing left to delete returns (0, None)."""
-        chosen = select(self.key).where(*self._expired(cutoff)).limit(limit)
+        expired = self._expired(cutoff)
+        chosen = select(self.key).where(*expired).limit(limit)
         if not self.in_key_order:
             # One statement: the keys never travel to Python and back, which in a large purge
-            # costs more than the deletion itself. PostgreSQL plans ``IN (subquery)`` as a
-            # semi-join that scans the whole table, and ``= ANY(ARRAY(subquery))`` as the
-            # subquery once and then primary-key lookups. The expiry is repeated outside: on
-            # PostgreSQL a row updated while the delete waited for its lock (a subscriber active
-            # again, a bounce state just rewritten) is checked again, not deleted on old news.
+            # costs more than the deletion itself.
             if session.get_bind().dialect.name == "postgresql":
-                batch = self.key == any_(func.array(chosen.scalar_subquery()))
+                # ``IN (subquery)`` is planned as a semi-join that scans the whole table;
+                # ``= ANY(ARRAY(subquery))`` runs the subquery once, then key lookups. The
+                # expiry is repeated outside: a row updated while the delete waited for its
+                # lock (a subscriber active again, a bounce state just rewritten) is checked
+                # again, not deleted on old facts.
+                batch = [self.key == any_(func.array(chosen.scalar_subquery())), *expired]
             else:
-                batch = self.key.in_(chosen.scalar_subquery())
-            result = session.execute(delete(self.model).where(batch, *self._expired(cutoff)))
+                # SQLite: the write lock is held from BEGIN IMMEDIATE, so nothing changes in
+                # between; repeating the expiry would make it scan the age index per batch.
+                batch = [self.key.in_(chosen.scalar_subquery())]
+            result = session.execute(delete(self.model).where(*batch))
             return int(result.rowcount), None  # type: ignore[attr-defined]
         keys = list(session.scalars(chosen.order_by(self.key)))
         if not keys:
