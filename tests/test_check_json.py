@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import pytest
 
+from tests.check_answers import ANSWERS
 from vault.check_json import answer_writer
 from vault.store import CheckAnswer
-
-ANSWERS = [
-    CheckAnswer("plain@example.com", False, None, None),
-    CheckAnswer("Kijitora@Example.COM", True, "hard_bounce", "global"),
-    CheckAnswer("news@example.com", True, "unsubscribe", "list:news", datetime.now(UTC)),
-    CheckAnswer("no-at-sign", False, None, None, error="the address has no @"),
-    CheckAnswer('"quoted \\"odd\\" one"@example.com', False, None, None),
-    CheckAnswer("ünïcødé@bücher.example", True, "complaint", 'list:Brief "é" news'),
-    CheckAnswer("tab\there@example.com", False, None, None, error="control characters"),
-    CheckAnswer("\u2028line\x7f@example.com", False, None, None),
-    CheckAnswer("odd@example.com", True, None, None),
-]
 
 
 def as_dict(answer: CheckAnswer) -> dict[str, object]:

@@ -3,29 +3,16 @@ and a hand-written JSON body that says exactly what ``JSONResponse`` would."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from fastapi.responses import JSONResponse
 
+from tests.check_answers import ANSWERS
 from vault.addresses import parse_address
 from vault.api.routes.suppressions import check_response_json
 from vault.api.schemas import CheckResponse
 from vault.principals.permissions import Role
 from vault.store import CheckAnswer, Vault
 from vault.suppressions.models import SuppressionReason
-
-ANSWERS = [
-    CheckAnswer("plain@example.com", False, None, None),
-    CheckAnswer("Kijitora@Example.COM", True, "hard_bounce", "global"),
-    CheckAnswer("news@example.com", True, "unsubscribe", "list:news", datetime.now(UTC)),
-    CheckAnswer("no-at-sign", False, None, None, error="the address has no @"),
-    CheckAnswer('"quoted \\"odd\\" one"@example.com', False, None, None),
-    CheckAnswer("ünïcødé@bücher.example", True, "complaint", 'list:Brief "é" news'),
-    CheckAnswer("tab\there@example.com", False, None, None, error="control characters"),
-    CheckAnswer("\u2028line@example.com", False, None, None),
-    CheckAnswer("odd@example.com", True, None, None),
-]
 
 
 def as_dicts(answers: list[CheckAnswer]) -> dict[str, object]:

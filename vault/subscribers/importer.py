@@ -21,7 +21,7 @@ from sqlalchemy import Connection, bindparam, select, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import NullType
 
-from vault.addresses import NORMALIZATION_VERSION, Address, parse_address
+from vault.addresses import Address, parse_address
 from vault.crypto import KeySuite
 from vault.db.base import Base
 from vault.db.bulk import insert_rows, random_uuids
@@ -31,8 +31,8 @@ from vault.subscribers.models import (
     ImportRun,
     MailingList,
     Subscriber,
-    SubscriberStatus,
 )
+from vault.subscribers.services import new_subscriber_shared_values
 from vault.suppressions.rehash import rehash_quietly
 from vault.suppressions.services import QUERY_CHUNK, check_many
 
@@ -352,18 +352,12 @@ def _insert_subscribers(
                 ids, addresses, sealed, digests, strict=True
             )
         ],
-        shared={
-            "list_id": list_id,
-            "address_key_id": address_key_id,
-            "index_key_id": keys.index.primary_key_id,
-            "normalization_version": NORMALIZATION_VERSION,
-            "status": str(SubscriberStatus.SUBSCRIBED),
-            "status_changed_at": now,
-            "consent_method": str(consent),
-            "consent_source": source[:200],
-            "consent_at": now,
-            "created_at": now,
-            "updated_at": now,
-            "last_activity_at": now,
-        },
+        shared=new_subscriber_shared_values(
+            list_id=list_id,
+            address_key_id=address_key_id,
+            index_key_id=keys.index.primary_key_id,
+            consent=consent,
+            source=source,
+            now=now,
+        ),
     )

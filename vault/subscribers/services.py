@@ -125,7 +125,6 @@ def subscriber_values(
         address_key_id = keys.cipher.primary_key_id()
     return {
         "id": subscriber_id,
-        "list_id": list_id,
         "domain": address.domain,
         "sealed_local_part": keys.cipher.seal(
             address.local_part,
@@ -133,9 +132,33 @@ def subscriber_values(
             domain=address.domain,
             key_id=address_key_id,
         ),
-        "address_key_id": address_key_id,
         "index_digest": index.digest,
-        "index_key_id": index.key_id,
+        **new_subscriber_shared_values(
+            list_id=list_id,
+            address_key_id=address_key_id,
+            index_key_id=index.key_id,
+            consent=consent,
+            source=source,
+            now=now,
+        ),
+    }
+
+
+def new_subscriber_shared_values(
+    *,
+    list_id: uuid.UUID,
+    address_key_id: int,
+    index_key_id: int,
+    consent: ConsentMethod,
+    source: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """The column values every subscriber created in one go shares (a bulk import converts
+    them once per batch); ``subscriber_values`` adds the per-address ones."""
+    return {
+        "list_id": list_id,
+        "address_key_id": address_key_id,
+        "index_key_id": index_key_id,
         "normalization_version": NORMALIZATION_VERSION,
         "status": str(SubscriberStatus.SUBSCRIBED),
         "status_changed_at": now,
