@@ -1,5 +1,6 @@
 """Check answers that are awkward to write as JSON (quotes, non-ASCII, control and separator
-characters, missing fields), shared by the tests of every writer of check answers."""
+characters, missing fields), and the dict ``json.dumps`` was given for one, shared by the tests
+of every writer of check answers."""
 
 from __future__ import annotations
 
@@ -18,3 +19,16 @@ ANSWERS = [
     CheckAnswer("\u2028line\x7f@example.com", False, None, None),
     CheckAnswer("odd@example.com", True, None, None),
 ]
+
+
+def as_dict(answer: CheckAnswer) -> dict[str, object]:
+    """One answer as the API and ``check --json`` built it before: ``error`` only when set."""
+    item: dict[str, object] = {
+        "address": answer.address,
+        "suppressed": answer.suppressed,
+        "reason": answer.reason,
+        "scope": answer.scope,
+    }
+    if answer.error is not None:
+        item["error"] = answer.error
+    return item

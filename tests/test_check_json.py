@@ -6,21 +6,9 @@ import json
 
 import pytest
 
-from tests.check_answers import ANSWERS
+from tests.check_answers import ANSWERS, as_dict
 from vault.check_json import answer_writer
 from vault.store import CheckAnswer
-
-
-def as_dict(answer: CheckAnswer) -> dict[str, object]:
-    item: dict[str, object] = {
-        "address": answer.address,
-        "suppressed": answer.suppressed,
-        "reason": answer.reason,
-        "scope": answer.scope,
-    }
-    if answer.error is not None:
-        item["error"] = answer.error
-    return item
 
 
 @pytest.mark.parametrize("answer", ANSWERS, ids=range(len(ANSWERS)))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi.responses import JSONResponse
 
-from tests.check_answers import ANSWERS
+from tests.check_answers import ANSWERS, as_dict
 from vault.addresses import parse_address
 from vault.api.routes.suppressions import check_response_json
 from vault.api.schemas import CheckResponse
@@ -17,18 +17,7 @@ from vault.suppressions.models import SuppressionReason
 
 def as_dicts(answers: list[CheckAnswer]) -> dict[str, object]:
     """The response as it was built before: a dict per result, ``error`` only when there is one."""
-    results = []
-    for answer in answers:
-        item: dict[str, object] = {
-            "address": answer.address,
-            "suppressed": answer.suppressed,
-            "reason": answer.reason,
-            "scope": answer.scope,
-        }
-        if answer.error is not None:
-            item["error"] = answer.error
-        results.append(item)
-    return {"results": results}
+    return {"results": [as_dict(answer) for answer in answers]}
 
 
 @pytest.mark.parametrize("count", [0, 1, len(ANSWERS)])
