@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from vault.addresses import Address, parse_address
@@ -139,19 +139,26 @@ def reports_from_parsed(
         except InvalidAddress as exc:
             unusable.append(str(exc))
             continue
-        report = _from_recipient(recipient, address, source=source, now=now)
+        recipient_identity = None
         if identity:
             # The position, not the address: the stored digest then says nothing about who,
             # and an MTA that reuses a Message-ID for its "delayed" and then its "failed"
             # notice still gives two reports (the status differs).
             status = (recipient.status or "").encode()
-            report = replace(report, identity=b"%b\x00%d\x00%b" % (identity, position, status))
-        reports.append(report)
+            recipient_identity = b"%b\x00%d\x00%b" % (identity, position, status)
+        reports.append(
+            _from_recipient(recipient, address, source=source, now=now, identity=recipient_identity)
+        )
     return MessageReports(parsed.kind, tuple(reports), unusable=tuple(unusable))
 
 
 def _from_recipient(
-    recipient: BouncedRecipient, address: Address, *, source: OutcomeSource, now: datetime
+    recipient: BouncedRecipient,
+    address: Address,
+    *,
+    source: OutcomeSource,
+    now: datetime,
+    identity: bytes | None,
 ) -> Report:
     return Report(
         address=address,
@@ -162,6 +169,7 @@ def _from_recipient(
         diagnostic=recipient.diagnostic,
         source=source,
         occurred_at=now,
+        identity=identity,
     )
 
 

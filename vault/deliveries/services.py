@@ -223,19 +223,12 @@ def record_reports(
     return decisions, tally
 
 
-def _identity_text(report: Report) -> str | None:
-    if report.identity is None:
-        return None
-    # The NUL marks this apart from an address digest (no address holds one).
-    return f"report\x00{report.identity.hex()}"
-
-
 def _live_report_digests(keys: KeySuite, report: Report) -> list[bytes]:
     """The report's digest under every live index key, the primary's (the one stored) first."""
-    if _ignored(report):
-        return []  # never stored, so never a duplicate of anything
-    text = _identity_text(report)
-    return [] if text is None else keys.index.digests(text)
+    if report.identity is None or _ignored(report):
+        return []  # no identity, or never stored: never a duplicate of anything
+    # The NUL marks this apart from an address digest (no address holds one).
+    return keys.index.digests(f"report\x00{report.identity.hex()}")
 
 
 def _seen_reports(session: Session, *, live_digests: Sequence[list[bytes]]) -> set[bytes]:
